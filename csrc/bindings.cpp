@@ -1,0 +1,48 @@
+// The one pybind11 module of gshell: every kernel is bound here.
+#include <torch/extension.h>
+
+#include "gshell_cut/gshell_cut.h"
+#include "marching_tets/marching_tets.h"
+#include "mesh_components/mesh_components.h"
+
+#ifdef WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+namespace {
+
+bool with_cuda() {
+#ifdef WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+py::dict build_info() {
+  py::dict d;
+  d["with_cuda"] = with_cuda();
+#ifdef WITH_CUDA
+  d["cuda_version"] = CUDART_VERSION;
+#else
+  d["cuda_version"] = py::none();
+#endif
+  d["torch_version"] = GSHELL_TORCH_VERSION;
+  d["sanitize"] = GSHELL_SANITIZE_BUILD;
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
+  m.doc() = "gshell C++/CUDA kernels";
+  m.def("with_cuda", &with_cuda, "Whether the CUDA kernels were compiled");
+  m.def("build_info", &build_info, "How this extension was built");
+  m.def("marching_tets", &gshell::marching_tets, "Marching tetrahedra topology",
+        py::arg("sdf"), py::arg("tets"), py::arg("edges"), py::arg("tet_edges"),
+        py::arg("edge_first_tet"), py::arg("flip"));
+  m.def("gshell_cut", &gshell::gshell_cut, "Cut a triangle mesh where msdf <= 0",
+        py::arg("faces"), py::arg("msdf"));
+  m.def("connected_components", &gshell::connected_components,
+        "Connected components of an edge list", py::arg("edges"), py::arg("num_verts"));
+}

@@ -1,0 +1,53 @@
+"""Input validation shared by the public functions: "Expected X but got Y", naming the argument."""
+import torch
+
+
+def _desc(t):
+    if not isinstance(t, torch.Tensor):
+        return "%s" % type(t).__name__
+    return "tensor of shape %s, dtype %s on %s" % (tuple(t.shape), t.dtype, t.device)
+
+
+def tensor(name, t, dims=None, dtypes=None, shape=None, device=None):
+    """Checks that ``t`` is a tensor with ``dims`` dimensions, a dtype in ``dtypes``, a shape
+    matching ``shape`` (None entries are free) and on ``device``. Returns ``t``."""
+    if not isinstance(t, torch.Tensor):
+        raise TypeError("Expected %s to be a torch.Tensor but got %s" % (name, _desc(t)))
+    if dims is not None and t.dim() != dims:
+        want = "(" + ", ".join("?" if s is None else str(s) for s in shape) + ")" if shape else "%d-D" % dims
+        raise ValueError("Expected %s of shape %s but got %s" % (name, want, _desc(t)))
+    if shape is not None:
+        for i, s in enumerate(shape):
+            if s is not None and t.shape[i] != s:
+                want = "(" + ", ".join("?" if x is None else str(x) for x in shape) + ")"
+                raise ValueError("Expected %s of shape %s but got %s" % (name, want, _desc(t)))
+    if dtypes is not None and t.dtype not in dtypes:
+        raise TypeError("Expected %s of dtype %s but got %s" % (
+            name, " or ".join(str(d) for d in dtypes), _desc(t)))
+    if device is not None and t.device != torch.device(device):
+        raise ValueError("Expected %s on %s (the device of the other inputs) but got %s" % (
+            name, device, _desc(t)))
+    return t
+
+
+def finite(name, t):
+    """Raises ValueError if ``t`` holds NaN or Inf."""
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        bad = int((~torch.isfinite(t)).sum())
+        raise ValueError("Expected %s to be finite but it holds %d NaN/Inf values" % (name, bad))
+    return t
+
+
+def index_range(name, t, n):
+    """Raises ValueError unless every entry of integer tensor ``t`` is in [0, n)."""
+    if t.numel() == 0:
+        return t
+    lo, hi = int(t.min()), int(t.max())
+    if lo < 0 or hi >= n:
+        raise ValueError("Expected %s to hold indices in [0, %d) but got values in [%d, %d]" % (
+            name, n, lo, hi))
+    return t
+
+
+FLOATS = (torch.float32, torch.float64)
+INTS = (torch.int32, torch.int64)

@@ -1,0 +1,4 @@
+"""nn.Modules of gshell."""
+from gshell.nn.gshell_geometry import GShellGeometry
+
+__all__ = ["GShellGeometry"]

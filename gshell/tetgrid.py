@@ -161,13 +161,23 @@ class TetGrid:
         if not os.path.isfile(path):
             raise FileNotFoundError("Expected a tet grid .npz file at %r but it does not exist" % path)
         try:
-            with np.load(path) as data:
-                if "vertices" not in data or "indices" not in data:
-                    raise ValueError("Expected keys 'vertices' and 'indices' in %r but got %s" % (
-                        path, sorted(data.keys())))
-                vertices, indices = np.asarray(data["vertices"]), np.asarray(data["indices"])
-        except (OSError, EOFError) as e:
+            data = np.load(path, allow_pickle=False)
+        except (OSError, EOFError, ValueError) as e:
             raise ValueError("Expected %r to be a readable .npz file: %s" % (path, e)) from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError("Expected %r to be a readable .npz file but it holds a single array" % path)
+        with data:
+            if "vertices" not in data or "indices" not in data:
+                raise ValueError("Expected keys 'vertices' and 'indices' in %r but got %s" % (
+                    path, sorted(data.keys())))
+            try:
+                vertices, indices = np.asarray(data["vertices"]), np.asarray(data["indices"])
+            except (OSError, EOFError, ValueError) as e:
+                raise ValueError("Expected %r to be a readable .npz file: %s" % (path, e)) from None
+        if vertices.ndim != 2 or vertices.shape[1:] != (3,):
+            raise ValueError("Expected 'vertices' of shape (N, 3) in %r but got %s" % (path, vertices.shape))
+        if indices.ndim != 2 or indices.shape[1:] != (4,):
+            raise ValueError("Expected 'indices' of shape (T, 4) in %r but got %s" % (path, indices.shape))
         if not np.issubdtype(indices.dtype, np.integer):
             raise ValueError("Expected integer 'indices' in %r but got %s" % (path, indices.dtype))
         if not np.issubdtype(vertices.dtype, np.floating):

@@ -10,7 +10,11 @@ if [ -z "$NVCC" ]; then echo "check_cuda_compile: nvcc not found, skipped"; exit
 INC=$("$PY" -c "import torch.utils.cpp_extension as c; print(' '.join('-I'+p for p in c.include_paths()))")
 PYINC=$("$PY" -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 TORCH_INC=$("$PY" -c "import torch, os; print(os.path.join(os.path.dirname(torch.__file__), 'include'))")
-if [ ! -f "$TORCH_INC/ATen/cuda/CUDAContext.h" ]; then echo "check_cuda_compile: torch has no CUDA headers, skipped"; exit 0; fi
+if [ ! -f "$TORCH_INC/c10/cuda/CUDAStream.h" ]; then echo "check_cuda_compile: torch has no CUDA headers, skipped"; exit 0; fi
+# A CPU build of torch ships the c10/cuda headers but not their generated config header (it
+# only matters on Windows); tell CUDAMacros.h to do without it.
+EXTRA=()
+if [ ! -f "$TORCH_INC/c10/cuda/impl/cuda_cmake_macros.h" ]; then EXTRA+=(-DC10_CUDA_NO_CMAKE_CONFIGURE_FILE); fi
 OUTDIR=$(mktemp -d)
 trap 'rm -rf "$OUTDIR"' EXIT
 status=0
@@ -18,9 +22,9 @@ pids=()
 for f in $(find csrc -name '*.cu' | sort); do
   (
     "$NVCC" -c "$f" -o "$OUTDIR/$(basename "$f").o" -std=c++17 -O1 --expt-relaxed-constexpr \
-      -DWITH_CUDA -DTORCH_EXTENSION_NAME=_C -D_GLIBCXX_USE_CXX11_ABI=1 \
+      -DWITH_CUDA -DTORCH_EXTENSION_NAME=_C "${EXTRA[@]}" -D_GLIBCXX_USE_CXX11_ABI=1 \
       -gencode arch=compute_90,code=sm_90 -Icsrc $INC -I"$PYINC" -Xcompiler -fPIC \
-      -w 2> "$OUTDIR/$(basename "$f").log" \
+      2> "$OUTDIR/$(basename "$f").log" \
       && echo "check_cuda_compile: $f OK" \
       || { echo "check_cuda_compile: $f FAILED"; cat "$OUTDIR/$(basename "$f").log"; exit 1; }
   ) &

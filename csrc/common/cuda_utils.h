@@ -1,8 +1,13 @@
 // CUDA launch helpers and a device-wide inclusive scan (CUB) on int32/int64 counts.
+//
+// Only c10/cuda headers are used (not ATen/cuda/CUDAContext.h, which pulls in cuBLAS and
+// cuSPARSE headers that a bare CUDA toolkit may lack). CUB ships with the toolkit (under
+// include/cccl/ from CUDA 13 on, which nvcc searches by default).
 #pragma once
 #include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <cub/device/device_scan.cuh>
 
 #include <algorithm>
@@ -15,6 +20,8 @@ constexpr int kThreads = 256;
 inline int num_blocks(int64_t n, int threads = kThreads) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>((n + threads - 1) / threads, 1 << 30)));
 }
+
+inline cudaStream_t current_stream() { return c10::cuda::getCurrentCUDAStream().stream(); }
 
 // Grid-stride loop over [0, n).
 #define GSHELL_CUDA_LOOP(i, n)                                                   \
@@ -34,6 +41,14 @@ int64_t inclusive_scan_total(index_t* data, int64_t n, cudaStream_t stream,
   C10_CUDA_CHECK(cudaMemcpyAsync(&total, data + n - 1, sizeof(index_t), cudaMemcpyDeviceToHost, stream));
   C10_CUDA_CHECK(cudaStreamSynchronize(stream));
   return static_cast<int64_t>(total);
+}
+
+// Reads an int error flag written by kernels on `stream` (one device sync).
+inline int read_flag(const at::Tensor& flag, cudaStream_t stream) {
+  int value = 0;
+  C10_CUDA_CHECK(cudaMemcpyAsync(&value, flag.data_ptr<int>(), sizeof(int), cudaMemcpyDeviceToHost, stream));
+  C10_CUDA_CHECK(cudaStreamSynchronize(stream));
+  return value;
 }
 
 }  // namespace gshell

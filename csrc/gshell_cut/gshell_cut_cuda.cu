@@ -1,6 +1,3 @@
-#include <ATen/cuda/CUDAContext.h>
-#include <c10/cuda/CUDAGuard.h>
-
 #include "common/cuda_utils.h"
 #include "common/tables.h"
 #include "gshell_cut/gshell_cut.h"
@@ -115,7 +112,7 @@ __global__ void face_write_kernel(const int64_t* __restrict__ faces, const uint8
 GShellCutOut gshell_cut_cuda(const at::Tensor& faces, const at::Tensor& msdf) {
   const char* op = "gshell_cut";
   c10::cuda::CUDAGuard guard(faces.device());
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = current_stream();
   GShellCutParams p{msdf.size(0), faces.size(0)};
   GSHELL_CHECK(p.num_verts < (int64_t(1) << 31) && 3 * p.num_faces < (int64_t(1) << 31), op,
                "expected fewer than 2^31 vertices and 2^31/3 faces but got ", p.num_verts, " and ",
@@ -145,7 +142,7 @@ GShellCutOut gshell_cut_cuda(const at::Tensor& faces, const at::Tensor& msdf) {
       err.data_ptr<int>(), p);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   const int64_t nh = inclusive_scan_total(fscan.data_ptr<int32_t>(), p.num_faces, stream, opts);
-  GSHELL_CHECK(err.item<int>() == 0, op, "faces holds a vertex id outside [0, ", p.num_verts, ")");
+  GSHELL_CHECK(read_flag(err, stream) == 0, op, "faces holds a vertex id outside [0, ", p.num_verts, ")");
   at::Tensor keys = at::empty({nh}, opts);
   halfedge_write_kernel<<<num_blocks(p.num_faces), kThreads, 0, stream>>>(
       faces.data_ptr<int64_t>(), pos.data_ptr<uint8_t>(), fscan.data_ptr<int32_t>(),

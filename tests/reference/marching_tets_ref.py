@@ -16,8 +16,9 @@ TRI_TABLE = [
 LOCAL_EDGES = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
 
 
-def marching_tets_ref(vertices, tets, sdf):
-    """Returns verts (V, 3), faces (F, 3), face_tet (F,) with kaolin's winding (no flip)."""
+def marching_tets_ref(vertices, tets, sdf, return_edges=False):
+    """Returns verts (V, 3), faces (F, 3), face_tet (F,) with kaolin's winding (no flip), and
+    with ``return_edges`` the grid edge (a, b), a < b, of each vertex."""
     n = vertices.shape[0]
     pos = sdf > 0
     pairs = torch.tensor(LOCAL_EDGES)
@@ -40,11 +41,16 @@ def marching_tets_ref(vertices, tets, sdf):
             faces.append([int(vid[inv[t, row[j + k]]]) for k in range(3)])
             face_tet.append(t)
     faces = torch.tensor(faces, dtype=torch.long).view(-1, 3)
-    return verts, faces, torch.tensor(face_tet, dtype=torch.long)
+    face_tet = torch.tensor(face_tet, dtype=torch.long)
+    if return_edges:
+        return verts, faces, face_tet, torch.stack([ea[crossing], eb[crossing]], -1)
+    return verts, faces, face_tet
 
 
-def gshell_cut_ref(verts, faces, msdf):
-    """Cuts each triangle by the sign of msdf (kept where > 0). Returns verts, faces, face_src."""
+def gshell_cut_ref(verts, faces, msdf, return_keys=False):
+    """Cuts each triangle by the sign of msdf (kept where > 0). Returns verts, faces, face_src,
+    and with ``return_keys`` the source of each vertex: (i, i) for a kept vertex i, (a, b) with
+    a < b for a vertex cut on edge (a, b)."""
     keep = msdf > 0
     out_v = [verts[i] for i in range(verts.shape[0]) if keep[i]]
     new_id = {}
@@ -82,7 +88,11 @@ def gshell_cut_ref(verts, faces, msdf):
             out_f.append(p)
             src.append(t)
     v = torch.stack(out_v) if out_v else verts.new_zeros((0, 3))
-    return v, torch.tensor(out_f, dtype=torch.long).view(-1, 3), torch.tensor(src, dtype=torch.long)
+    out = v, torch.tensor(out_f, dtype=torch.long).view(-1, 3), torch.tensor(src, dtype=torch.long)
+    if return_keys:
+        keys = [(i, i) for i in new_id] + sorted(cut_id, key=cut_id.get)
+        return out + (torch.tensor(keys, dtype=torch.long).view(-1, 2),)
+    return out
 
 
 def canonical_faces(verts, faces, decimals=5):
@@ -95,3 +105,39 @@ def canonical_faces(verts, faces, decimals=5):
         i = min(range(3), key=lambda j: tri[j])
         out.append(tuple(tri[i:] + tri[:i]))
     return sorted(out)
+
+
+def match_meshes(v1, f1, v2, f2, tol=1e-5, keys1=None, keys2=None):
+    """True if the two meshes have the same vertex positions (within ``tol``, one-to-one) and the
+    same faces with the same winding, up to vertex numbering and face order. Vertices are matched
+    by position, or by integer ``keys`` (V, k) where positions may coincide."""
+    if v1.shape != v2.shape or f1.shape != f2.shape:
+        return False
+    if v1.shape[0] == 0:
+        return f1.shape[0] == 0
+    if keys1 is not None:
+        lookup = {tuple(k): i for i, k in enumerate(keys2.tolist())}
+        if len(lookup) != keys2.shape[0]:
+            return False
+        try:
+            idx = torch.tensor([lookup[tuple(k)] for k in keys1.tolist()])
+        except KeyError:
+            return False
+        if bool(((v1.double() - v2.double()[idx]).norm(dim=-1) > tol).any()):
+            return False
+    else:
+        dist, idx = torch.cdist(v1.double(), v2.double()).min(1)
+        if bool((dist > tol).any()):
+            return False
+    if torch.unique(idx).shape[0] != idx.shape[0]:
+        return False
+    mapped = idx[f1]
+
+    def canon(f):
+        rows = []
+        for a, b, c in f.tolist():
+            m = min(a, b, c)
+            rows.append((a, b, c) if m == a else (b, c, a) if m == b else (c, a, b))
+        return sorted(rows)
+
+    return canon(mapped) == canon(f2)

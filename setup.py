@@ -43,17 +43,17 @@ def extensions():
         ("GSHELL_TORCH_VERSION", '"%s"' % torch.__version__.split("+")[0]),
         ("GSHELL_SANITIZE_BUILD", "true" if sanitize else "false"),
     ]
-    cxx = ["-O3", "-std=c++17"]
+    cxx = ["-O3"]  # torch adds the C++ standard it was built with
     link = []
     if sanitize:
-        cxx = ["-O1", "-g", "-std=c++17", "-fno-omit-frame-pointer",
+        cxx = ["-O1", "-g", "-fno-omit-frame-pointer",
                "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
         link = ["-fsanitize=address,undefined"]
     rel = lambda paths: [os.path.relpath(p, ROOT) for p in paths]
     banner = "gshell: building gshell._C with %s (%s)" % ("C++ and CUDA" if with_cuda else "C++ only", why)
     print("=" * len(banner) + "\n" + banner + "\n" + "=" * len(banner), file=sys.stderr)
     if with_cuda:
-        nvcc = ["-O3", "-std=c++17", "--expt-relaxed-constexpr", "-lineinfo"]
+        nvcc = ["-O3", "--expt-relaxed-constexpr", "-lineinfo"]
         return [CUDAExtension(
             "gshell._C", rel(cpp + cu), include_dirs=[csrc],
             define_macros=defines + [("WITH_CUDA", None)],

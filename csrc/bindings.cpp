@@ -2,6 +2,7 @@
 #include <torch/extension.h>
 
 #include "gshell_cut/gshell_cut.h"
+#include "marching_cubes/marching_cubes.h"
 #include "marching_tets/marching_tets.h"
 #include "mesh_components/mesh_components.h"
 
@@ -43,6 +44,8 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("edge_first_tet"), py::arg("flip"));
   m.def("gshell_cut", &gshell::gshell_cut, "Cut a triangle mesh where msdf <= 0",
         py::arg("faces"), py::arg("msdf"));
+  m.def("marching_cubes", &gshell::marching_cubes, "Marching cubes topology", py::arg("grid"),
+        py::arg("iso"));
   m.def("connected_components", &gshell::connected_components,
         "Connected components of an edge list", py::arg("edges"), py::arg("num_verts"));
 }

@@ -1,16 +1,16 @@
 # gshell — the README's two commands (`make demo`, `make test`) and helpers.
 #
-# Every target that runs Python creates or reuses the virtualenv $(VENV) (made with
+# Every target that runs Python creates or reuses the virtualenv .venv (made with
 # --system-site-packages, so a torch the user already has is used; the pinned CPU build
-# $(TORCH_SPEC) is installed only when `import torch` fails in it), installs the Python
+# torch==2.13.0 is installed only when `import torch` fails in it), installs the Python
 # dependencies, and builds the extension gshell._C in place when csrc/, setup.py or
-# pyproject.toml changed since the last build (stamp: $(BUILD_STAMP)).
+# pyproject.toml changed since the last build (stamp: build/.gshell-ext-stamp).
 #
 #   make demo       extract a G-Shell mesh from an analytic SDF/mSDF, write out/demo.ply
 #   make test       check that the CUDA sources compile (nvcc), then run the test suite
 #   make venv       only the virtualenv and the dependencies
 #   make build      only the extension (rebuilt when its sources changed)
-#   make bench      scripts/bench_tets.py
+#   make bench      scripts/bench_tets.py and scripts/bench_mc.py
 #   make sanitize   build with AddressSanitizer + UBSan into build/asan, run the CPU kernel tests
 #   make gpu-check  scripts/gpu_check.sh (for the GPU test machine, see scripts/gpu_check.sh)
 #   make gpu-wheels download the wheels the GPU machine lacks into .whl/ (run on a CPU machine)
@@ -32,7 +32,9 @@ DEPS_STAMP := $(VENV)/.gshell-deps
 BUILD_STAMP := build/.gshell-ext-stamp
 EXT_SOURCES := $(shell find csrc -type f 2>/dev/null) setup.py pyproject.toml
 
-ASAN_LIB = $(shell gcc -print-file-name=libasan.so)
+# libstdc++ is preloaded after libasan so that ASan's __cxa_throw interceptor finds the real one
+# (python does not link libstdc++; without it the first C++ exception aborts the process).
+ASAN_PRELOAD = $(shell gcc -print-file-name=libasan.so) $(shell gcc -print-file-name=libstdc++.so.6)
 SANITIZE_TESTS ?= $(filter-out %gpu.py %cuda.py,$(wildcard tests/test_marching_tets.py tests/test_gshell_extract.py))
 ifeq ($(strip $(SANITIZE_TESTS)),)
 SANITIZE_TESTS := $(filter-out %gpu.py %cuda.py,$(wildcard tests/test_*.py))
@@ -47,7 +49,9 @@ help:
 $(VENV_STAMP):
 	@if [ ! -x "$(PY)" ]; then \
 	  echo "make: creating virtualenv $(VENV) (--system-site-packages)"; \
-	  $(PYTHON) -m venv --system-site-packages $(VENV); \
+	  $(PYTHON) -m venv --system-site-packages $(VENV) || { \
+	    echo "make: could not create $(VENV) with $(PYTHON) (on Debian/Ubuntu: apt-get install python3-venv)" >&2; \
+	    rm -rf $(VENV); exit 1; }; \
 	fi
 	@touch $@
 
@@ -86,7 +90,7 @@ $(BUILD_STAMP): $(EXT_SOURCES) | $(DEPS_STAMP)
 	@echo "make: building gshell._C (pip install --no-build-isolation --no-deps -e .); log: build/build.log"
 	@$(PIP) install -v --no-build-isolation --no-deps -e . > build/build.log 2>&1 \
 	  || { tail -60 build/build.log; echo "make: build failed, see build/build.log" >&2; exit 1; }
-	@grep -m1 "^gshell: building" build/build.log || true
+	@grep -m1 "gshell: building" build/build.log | sed "s/^ *//" || true
 	@$(PY) -c "import gshell, torch; print('make: built', gshell._ext._C_module.__file__, gshell.build_info()); print(torch.__version__)" > build/.gshell-ext-info
 	@head -1 build/.gshell-ext-info && mv build/.gshell-ext-info $@
 
@@ -99,7 +103,7 @@ build: $(DEPS_STAMP)
 
 # ---------------------------------------------------------------- the README's two commands
 demo: system-deps build
-	$(VENV)/bin/gshell demo --res 64 --out out/demo.ply
+	$(PY) -m gshell demo --res 64 --out out/demo.ply
 
 test: system-deps build
 	bash scripts/check_cuda_compile.sh $(PY)
@@ -110,6 +114,7 @@ test: system-deps build
 # ---------------------------------------------------------------- helpers
 bench: build
 	$(PY) scripts/bench_tets.py
+	$(PY) scripts/bench_mc.py
 
 # The sanitized build goes to build/asan (package and extension, via `setup.py build`), and the
 # tests run from a copy of tests/ beside it, so that neither the in-place extension in gshell/
@@ -121,13 +126,13 @@ sanitize: $(DEPS_STAMP)
 	@GSHELL_SANITIZE=1 $(PY) setup.py -q build --build-lib build/asan --build-temp build/asan-tmp \
 	  > build/asan.log 2>&1 || { tail -40 build/asan.log; exit 1; }
 	@rm -rf build/asan/tests && cp -r tests build/asan/tests && cp pyproject.toml build/asan/
-	@cd build/asan && export PYTHONPATH=$$PWD LD_PRELOAD=$(ASAN_LIB) \
+	@cd build/asan && export PYTHONPATH=$$PWD LD_PRELOAD="$(ASAN_PRELOAD)" \
 	    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
 	  $(abspath $(PY)) -c "import os, gshell; info = gshell.build_info(); \
 	    assert info['sanitize'], 'gshell._C in %s is not the sanitized build' % gshell.__file__; \
 	    assert os.path.dirname(gshell.__file__) == os.path.abspath('gshell'), gshell.__file__; \
-	    print('make: sanitized extension loaded from', gshell._ext._C_module.__file__)" && \
-	  rc=0; $(abspath $(PY)) -m pytest -q -p no:cacheprovider $(SANITIZE_TESTS) || rc=$$?; \
+	    print('make: sanitized extension loaded from', gshell._ext._C_module.__file__)" || exit 1; \
+	  rc=0; $(abspath $(PY)) -m pytest -q --capture=sys -p no:cacheprovider $(SANITIZE_TESTS) || rc=$$?; \
 	  if [ $$rc = 5 ]; then echo "make: no tests ran under the sanitizers" >&2; exit 1; fi; \
 	  exit $$rc
 
@@ -137,7 +142,7 @@ gpu-check:
 # Wheels the GPU machine (Python 3.12, no network) lacks, for scripts/gpu_check.sh.
 gpu-wheels: $(DEPS_STAMP)
 	$(PIP) download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
-	  --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform any \
+	  --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 \
 	  -d .whl hypothesis sortedcontainers attrs
 
 clean:

@@ -2,6 +2,7 @@
 #include <torch/extension.h>
 
 #include "gshell_cut/gshell_cut.h"
+#include "hash_encoding/hash_encoding.h"
 #include "marching_cubes/marching_cubes.h"
 #include "marching_tets/marching_tets.h"
 #include "mesh_components/mesh_components.h"
@@ -46,6 +47,13 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("faces"), py::arg("msdf"));
   m.def("marching_cubes", &gshell::marching_cubes, "Marching cubes topology", py::arg("grid"),
         py::arg("iso"));
+  m.def("hash_encoding_forward", &gshell::hash_encoding_forward, "Hash encoding forward",
+        py::arg("x"), py::arg("table"), py::arg("offsets"), py::arg("scales"), py::arg("res"),
+        py::arg("hashed"), py::arg("simplex"));
+  m.def("hash_encoding_backward", &gshell::hash_encoding_backward, "Hash encoding backward",
+        py::arg("grad_out"), py::arg("x"), py::arg("table"), py::arg("offsets"),
+        py::arg("scales"), py::arg("res"), py::arg("hashed"), py::arg("simplex"),
+        py::arg("need_x"), py::arg("need_table"));
   m.def("connected_components", &gshell::connected_components,
         "Connected components of an edge list", py::arg("edges"), py::arg("num_verts"));
 }

@@ -1,20 +1,40 @@
 """gshell: mesh geometry and shape representations for PyTorch.
 
-``import gshell`` needs only torch and numpy; optional dependencies are imported by the
-functions that use them.
+``import gshell`` needs only torch and numpy, and imports even those lazily: the names below load
+their module on first use, so the ``gshell`` command line starts fast. Optional dependencies are
+imported by the functions that use them.
 """
-from gshell.tetgrid import TetGrid
-from gshell.ops.marching_tets import marching_tetrahedra
-from gshell.ops.gshell_extract import GShellResult, gshell_extract
-from gshell.ops.mesh_components import boundary_loops
-from gshell.ops.marching_cubes import marching_cubes
-from gshell import deepmesh
-from gshell.nn.gshell_geometry import GShellGeometry
-from gshell._ext import build_info
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "TetGrid", "marching_tetrahedra", "gshell_extract", "GShellResult", "GShellGeometry",
-    "boundary_loops", "marching_cubes", "deepmesh", "build_info", "__version__",
-]
+_EXPORTS = {
+    "TetGrid": "gshell.tetgrid",
+    "marching_tetrahedra": "gshell.ops.marching_tets",
+    "gshell_extract": "gshell.ops.gshell_extract",
+    "GShellResult": "gshell.ops.gshell_extract",
+    "boundary_loops": "gshell.ops.mesh_components",
+    "marching_cubes": "gshell.ops.marching_cubes",
+    "GShellGeometry": "gshell.nn.gshell_geometry",
+    "GridHashEncoding": "gshell.nn.encoding",
+    "SimplexHashEncoding": "gshell.nn.encoding",
+    "build_info": "gshell._ext",
+}
+_SUBMODULES = ("deepmesh", "io", "ops", "nn", "tetgrid", "demo", "cli")
+
+__all__ = sorted(_EXPORTS) + ["deepmesh", "io", "__version__"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module("gshell." + name)
+    else:
+        raise AttributeError("module 'gshell' has no attribute %r" % name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBMODULES))

@@ -1,0 +1,116 @@
+// Multiresolution hash encoding on a grid (instant-ngp) or simplex (Wen & Yang 2023) lattice.
+// See lattice.h for the lattices; gshell/nn/encoding.py for the level layout.
+//
+// Args:
+//   x:       (B, D) float32|float64, D in 1..8, clamped to [0, 1]
+//   table:   (rows, F) same dtype, every level's entries stacked
+//   offsets: (L + 1,) int64, first row of each level (and the total)
+//   scales:  (L,) same dtype as x, the level's scale of x
+//   res:     (L,) int32, the largest corner coordinate R of each level
+//   hashed:  (L,) uint8, whether the level hashes its corners (else dense indexing, (R+1)^D rows)
+//   simplex: the lattice
+// forward returns (B, L * F), level-major. backward returns grad_x (B, D) (zero where x was
+// clamped) and grad_table (rows, F); either is an empty tensor when not requested.
+#pragma once
+#include <ATen/ATen.h>
+
+#include <tuple>
+
+#include "common/check.h"
+
+namespace gshell {
+
+struct HashEncodingParams {
+  int64_t batch;
+  int dims;
+  int levels;
+  int features;
+  bool simplex;
+};
+
+at::Tensor hash_encoding_forward_cpu(const at::Tensor& x, const at::Tensor& table,
+                                     const at::Tensor& offsets, const at::Tensor& scales,
+                                     const at::Tensor& res, const at::Tensor& hashed, bool simplex);
+std::tuple<at::Tensor, at::Tensor> hash_encoding_backward_cpu(
+    const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& table,
+    const at::Tensor& offsets, const at::Tensor& scales, const at::Tensor& res,
+    const at::Tensor& hashed, bool simplex, bool need_x, bool need_table);
+#ifdef WITH_CUDA
+at::Tensor hash_encoding_forward_cuda(const at::Tensor& x, const at::Tensor& table,
+                                      const at::Tensor& offsets, const at::Tensor& scales,
+                                      const at::Tensor& res, const at::Tensor& hashed, bool simplex);
+std::tuple<at::Tensor, at::Tensor> hash_encoding_backward_cuda(
+    const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& table,
+    const at::Tensor& offsets, const at::Tensor& scales, const at::Tensor& res,
+    const at::Tensor& hashed, bool simplex, bool need_x, bool need_table);
+#endif
+
+inline void hash_encoding_check(const at::Tensor& x, const at::Tensor& table,
+                                const at::Tensor& offsets, const at::Tensor& scales,
+                                const at::Tensor& res, const at::Tensor& hashed) {
+  const char* op = "hash_encoding";
+  GSHELL_CHECK_DIM(op, x, 2);
+  GSHELL_CHECK(x.size(1) >= 1 && x.size(1) <= 8, op, "expected x of shape (B, D) with D in 1..8 but got ",
+               x.sizes());
+  GSHELL_CHECK_FLOAT(op, x);
+  GSHELL_CHECK_DIM(op, table, 2);
+  GSHELL_CHECK_DTYPE(op, table, x.scalar_type());
+  GSHELL_CHECK_DTYPE(op, scales, x.scalar_type());
+  GSHELL_CHECK_DTYPE(op, offsets, at::kLong);
+  GSHELL_CHECK_DTYPE(op, res, at::kInt);
+  GSHELL_CHECK_DTYPE(op, hashed, at::kByte);
+  const int64_t L = scales.size(0);
+  GSHELL_CHECK(L >= 1 && offsets.numel() == L + 1 && res.numel() == L && hashed.numel() == L, op,
+               "expected offsets (L+1,), scales, res, hashed (L,) but got ", offsets.sizes(), ", ",
+               scales.sizes(), ", ", res.sizes(), ", ", hashed.sizes());
+  for (const at::Tensor* t : {&table, &offsets, &scales, &res, &hashed}) {
+    GSHELL_CHECK(t->device() == x.device(), op, "expected all tensors on ", x.device(), " but got ",
+                 t->device());
+    GSHELL_CHECK(t->is_contiguous(), op, "expected contiguous tensors");
+  }
+  GSHELL_CHECK_CONTIGUOUS(op, x);
+  // The level layout must fit the table (checked on the host copy).
+  at::Tensor off = offsets.cpu();
+  GSHELL_CHECK(off[L].item<int64_t>() == table.size(0) && off[0].item<int64_t>() == 0, op,
+               "expected offsets to span the table's ", table.size(0), " rows");
+}
+
+inline at::Tensor hash_encoding_forward(const at::Tensor& x, const at::Tensor& table,
+                                        const at::Tensor& offsets, const at::Tensor& scales,
+                                        const at::Tensor& res, const at::Tensor& hashed,
+                                        bool simplex) {
+  hash_encoding_check(x, table, offsets, scales, res, hashed);
+  if (x.is_cuda()) {
+#ifdef WITH_CUDA
+    return hash_encoding_forward_cuda(x, table, offsets, scales, res, hashed, simplex);
+#else
+    GSHELL_CHECK(false, "hash_encoding", "gshell was built without CUDA support");
+#endif
+  }
+  return hash_encoding_forward_cpu(x, table, offsets, scales, res, hashed, simplex);
+}
+
+inline std::tuple<at::Tensor, at::Tensor> hash_encoding_backward(
+    const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& table,
+    const at::Tensor& offsets, const at::Tensor& scales, const at::Tensor& res,
+    const at::Tensor& hashed, bool simplex, bool need_x, bool need_table) {
+  hash_encoding_check(x, table, offsets, scales, res, hashed);
+  GSHELL_CHECK(grad_out.dim() == 2 && grad_out.size(0) == x.size(0) &&
+                   grad_out.size(1) == scales.size(0) * table.size(1),
+               "hash_encoding", "expected grad_out of shape (", x.size(0), ", ",
+               scales.size(0) * table.size(1), ") but got ", grad_out.sizes());
+  GSHELL_CHECK_DTYPE("hash_encoding", grad_out, x.scalar_type());
+  GSHELL_CHECK_CONTIGUOUS("hash_encoding", grad_out);
+  if (x.is_cuda()) {
+#ifdef WITH_CUDA
+    return hash_encoding_backward_cuda(grad_out, x, table, offsets, scales, res, hashed, simplex,
+                                       need_x, need_table);
+#else
+    GSHELL_CHECK(false, "hash_encoding", "gshell was built without CUDA support");
+#endif
+  }
+  return hash_encoding_backward_cpu(grad_out, x, table, offsets, scales, res, hashed, simplex,
+                                    need_x, need_table);
+}
+
+}  // namespace gshell

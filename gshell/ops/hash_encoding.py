@@ -1,0 +1,208 @@
+"""Multiresolution hash encoding on a grid or simplex lattice: kernels for forward and backward,
+and a double backward (gradients of input-gradients, for Eikonal losses) by automatic
+differentiation of a plain-PyTorch formulation of the same encoding.
+
+Grid: instant-ngp (Müller et al. 2022, https://arxiv.org/abs/2201.05989). Simplex: "Efficient
+Encoding of Graphics Primitives with Simplex-based Structures" (Wen & Yang 2023,
+https://arxiv.org/abs/2311.18230).
+"""
+import math
+from typing import List, Tuple
+
+import torch
+from torch import Tensor
+
+from gshell import _checks
+from gshell._ext import check_device, ext
+
+PRIMES = (1, 2654435761, 805459861, 3674653429, 2097192037, 1434869437, 2165219737, 2971215073)
+LATTICES = ("grid", "simplex")
+
+
+def level_layout(in_dim, n_levels, n_features_per_level, log2_hashmap_size, base_resolution,
+                 per_level_scale, lattice):
+    """Per-level scales, largest corner coordinates, hashing flags and table offsets.
+
+    Level l has resolution N_l = base_resolution * per_level_scale^l. The grid lattice scales x by
+    N_l. The simplex lattice scales x by N_l (d+1)^(-1/(2d)): its skew (q = p + G sum(p),
+    G = (sqrt(d+1) - 1)/d) maps unit cubes of q-space to cells of volume 1/sqrt(d+1) in p-space,
+    so this scale gives both lattices the same number of vertices per unit volume of x.
+
+    Returns:
+        dict with scales (L floats), res (L ints: largest corner coordinate), hashed (L bools),
+        offsets (L+1 ints: first table row of each level; a level has (R+1)^d rows when that
+        fits in 2^log2_hashmap_size, else 2^log2_hashmap_size hashed rows).
+    """
+    d = in_dim
+    size_cap = 2 ** log2_hashmap_size
+    G = (math.sqrt(d + 1) - 1) / d
+    scales, res, hashed, offsets = [], [], [], [0]
+    for l in range(n_levels):
+        n = base_resolution * per_level_scale ** l
+        if lattice == "grid":
+            scale = n
+            r = max(1, math.ceil(scale))
+        else:
+            scale = n * (d + 1) ** (-1.0 / (2 * d))
+            r = math.ceil(scale * (1 + G * d)) + 1
+        dense = (r + 1) ** d
+        scales.append(scale)
+        res.append(r)
+        hashed.append(dense > size_cap)
+        offsets.append(offsets[-1] + (size_cap if dense > size_cap else dense))
+    return {"scales": scales, "res": res, "hashed": hashed, "offsets": offsets}
+
+
+# ---------------------------------------------------------------------------- plain PyTorch
+def _corner_rows(k, r, hashed, size):
+    """Rows of integer corners k (..., d) in a level's table."""
+    if hashed:
+        h = torch.zeros(k.shape[:-1], dtype=torch.long, device=k.device)
+        for i in range(k.shape[-1]):
+            h = h ^ ((k[..., i] * PRIMES[i]) & 0xFFFFFFFF)
+        return h & (size - 1)
+    strides = torch.tensor([(r + 1) ** i for i in range(k.shape[-1])], device=k.device)
+    return (k * strides).sum(-1)
+
+
+def torch_encode(x, table, offsets, scales, res, hashed, lattice):
+    """The encoding in differentiable PyTorch ops (used for double backward).
+
+    Args:
+        x: (B, d) float tensor. table: (rows, F). offsets: list of L+1 ints. scales: (L,) tensor.
+        res: list of L ints. hashed: list of L bools. lattice: "grid" or "simplex".
+    Returns:
+        (B, L * F) tensor.
+    """
+    B, d = x.shape
+    xc = x.clamp(0, 1)
+    outs = []
+    for l in range(len(res)):
+        off, size, r = offsets[l], offsets[l + 1] - offsets[l], res[l]
+        p = xc * scales[l]
+        if lattice == "grid":
+            cell = torch.floor(p).clamp(max=r - 1)
+            f = p - cell
+            cell = cell.long()
+            acc = 0
+            for corner in range(2 ** d):
+                bits = torch.tensor([(corner >> i) & 1 for i in range(d)], device=x.device)
+                w = torch.where(bits.bool(), f, 1 - f).prod(-1)
+                rows = off + _corner_rows(cell + bits, r, hashed[l], size)
+                acc = acc + w[:, None] * table[rows]
+        else:
+            G = (math.sqrt(d + 1) - 1) / d
+            q = p + G * p.sum(-1, keepdim=True)
+            cell = torch.floor(q)
+            f = q - cell
+            cell = cell.long()
+            order = torch.sort(-f.detach(), dim=-1, stable=True).indices
+            fs = torch.gather(f, 1, order)
+            ones = torch.ones(B, 1, dtype=f.dtype, device=f.device)
+            zeros = torch.zeros(B, 1, dtype=f.dtype, device=f.device)
+            w = torch.cat([ones, fs], 1) - torch.cat([fs, zeros], 1)  # (B, d+1)
+            steps = torch.zeros(B, d + 1, d, dtype=torch.long, device=x.device)
+            steps[:, 1:].scatter_(2, order[:, :, None], 1)
+            k = cell[:, None, :] + torch.cumsum(steps, 1)
+            rows = off + _corner_rows(k, r, hashed[l], size)
+            acc = (w[..., None] * table[rows]).sum(1)
+        outs.append(acc)
+    return torch.cat(outs, -1)
+
+
+# ---------------------------------------------------------------------------- custom ops
+@torch.library.custom_op("gshell::hash_encoding_forward", mutates_args=())
+def _forward_op(x: Tensor, table: Tensor, offsets: Tensor, scales: Tensor, res: Tensor,
+                hashed: Tensor, simplex: bool) -> Tensor:
+    return ext().hash_encoding_forward(x, table, offsets, scales, res, hashed, simplex)
+
+
+@_forward_op.register_fake
+def _(x, table, offsets, scales, res, hashed, simplex):
+    return x.new_empty((x.shape[0], scales.shape[0] * table.shape[1]))
+
+
+@torch.library.custom_op("gshell::hash_encoding_backward", mutates_args=())
+def _backward_op(grad_out: Tensor, x: Tensor, table: Tensor, offsets: Tensor, scales: Tensor,
+                 res: Tensor, hashed: Tensor, simplex: bool, need_x: bool,
+                 need_table: bool) -> Tuple[Tensor, Tensor]:
+    gx, gt = ext().hash_encoding_backward(grad_out.contiguous(), x, table, offsets, scales, res,
+                                          hashed, simplex, need_x, need_table)
+    return gx, gt
+
+
+@_backward_op.register_fake
+def _(grad_out, x, table, offsets, scales, res, hashed, simplex, need_x, need_table):
+    return (x.new_empty(x.shape if need_x else (0,)),
+            table.new_empty(table.shape if need_table else (0,)))
+
+
+def _forward_setup(ctx, inputs, output):
+    x, table, offsets, scales, res, hashed, simplex = inputs
+    ctx.save_for_backward(x, table, offsets, scales, res, hashed)
+    ctx.simplex = simplex
+
+
+def _forward_backward(ctx, grad_out):
+    x, table, offsets, scales, res, hashed = ctx.saved_tensors
+    need_x, need_table = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    gx, gt = _backward_op(grad_out.contiguous(), x, table, offsets, scales, res, hashed,
+                          ctx.simplex, need_x, need_table)
+    return (gx if need_x else None, gt if need_table else None, None, None, None, None, None)
+
+
+_forward_op.register_autograd(_forward_backward, setup_context=_forward_setup)
+
+
+def _backward_setup(ctx, inputs, output):
+    grad_out, x, table, offsets, scales, res, hashed, simplex, need_x, need_table = inputs
+    ctx.save_for_backward(grad_out, x, table, offsets, scales, res, hashed)
+    ctx.simplex, ctx.need_x, ctx.need_table = simplex, need_x, need_table
+
+
+def _backward_backward(ctx, gg_x, gg_table):
+    """Double backward by autograd through torch_encode (same values as the kernels)."""
+    grad_out, x, table, offsets, scales, res, hashed = ctx.saved_tensors
+    lattice = "simplex" if ctx.simplex else "grid"
+    with torch.enable_grad():
+        g_ = grad_out.detach().requires_grad_(True)
+        x_ = x.detach().requires_grad_(True)
+        t_ = table.detach().requires_grad_(True)
+        out = torch_encode(x_, t_, offsets.tolist(), scales, res.tolist(),
+                           [bool(h) for h in hashed.tolist()], lattice)
+        gx, gt = torch.autograd.grad(out, (x_, t_), g_, create_graph=True)
+        total = 0
+        if ctx.need_x and gg_x is not None and gg_x.numel():
+            total = total + (gx * gg_x).sum()
+        if ctx.need_table and gg_table is not None and gg_table.numel():
+            total = total + (gt * gg_table).sum()
+        if not torch.is_tensor(total) or not total.requires_grad:
+            return (None,) * 10
+        dg, dx, dt = torch.autograd.grad(total, (g_, x_, t_), allow_unused=True)
+    return (dg, dx, dt, None, None, None, None, None, None, None)
+
+
+_backward_op.register_autograd(_backward_backward, setup_context=_backward_setup)
+
+
+def hash_encode(x, table, offsets, scales, res, hashed, lattice):
+    """Encodes points with a multiresolution hash table.
+
+    Args:
+        x: (B, d) float32|float64 tensor in [0, 1]^d (clamped), d in 1..8.
+        table: (rows, F) tensor of x's dtype and device.
+        offsets: (L+1,) int64 tensor; scales: (L,) tensor of x's dtype; res: (L,) int32 tensor;
+            hashed: (L,) uint8 tensor; as made by :func:`level_layout`.
+        lattice: "grid" or "simplex".
+    Returns:
+        (B, L * F) tensor, differentiable in x and table, twice.
+    """
+    if lattice not in LATTICES:
+        raise ValueError("Expected lattice 'grid' or 'simplex' but got %r" % (lattice,))
+    _checks.tensor("x", x, dims=2, dtypes=_checks.FLOATS)
+    if not 1 <= x.shape[1] <= 8:
+        raise ValueError("Expected x of shape (B, d) with d in 1..8 but got shape %s" % (tuple(x.shape),))
+    _checks.tensor("table", table, dims=2, dtypes=(x.dtype,), device=x.device)
+    check_device("hash_encode", x)
+    _checks.finite("x", x)
+    return _forward_op(x.contiguous(), table, offsets, scales, res, hashed, lattice == "simplex")

@@ -91,7 +91,7 @@ $(BUILD_STAMP): $(EXT_SOURCES) | $(DEPS_STAMP)
 	@$(PIP) install -v --no-build-isolation --no-deps -e . > build/build.log 2>&1 \
 	  || { tail -60 build/build.log; echo "make: build failed, see build/build.log" >&2; exit 1; }
 	@grep -m1 "gshell: building" build/build.log | sed "s/^ *//" || true
-	@$(PY) -c "import gshell, torch; print('make: built', gshell._ext._C_module.__file__, gshell.build_info()); print(torch.__version__)" > build/.gshell-ext-info
+	@$(PY) -c "import gshell, gshell._ext, torch; print('make: built', gshell._ext._C_module.__file__, gshell.build_info()); print(torch.__version__)" > build/.gshell-ext-info
 	@head -1 build/.gshell-ext-info && mv build/.gshell-ext-info $@
 
 build: $(DEPS_STAMP)
@@ -128,7 +128,7 @@ sanitize: $(DEPS_STAMP)
 	@rm -rf build/asan/tests && cp -r tests build/asan/tests && cp pyproject.toml build/asan/
 	@cd build/asan && export PYTHONPATH=$$PWD LD_PRELOAD="$(ASAN_PRELOAD)" \
 	    ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; \
-	  $(abspath $(PY)) -c "import os, gshell; info = gshell.build_info(); \
+	  $(abspath $(PY)) -c "import os, gshell, gshell._ext; info = gshell.build_info(); \
 	    assert info['sanitize'], 'gshell._C in %s is not the sanitized build' % gshell.__file__; \
 	    assert os.path.dirname(gshell.__file__) == os.path.abspath('gshell'), gshell.__file__; \
 	    print('make: sanitized extension loaded from', gshell._ext._C_module.__file__)" || exit 1; \

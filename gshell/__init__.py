@@ -20,7 +20,7 @@ _EXPORTS = {
     "SimplexHashEncoding": "gshell.nn.encoding",
     "build_info": "gshell._ext",
 }
-_SUBMODULES = ("deepmesh", "io", "ops", "nn", "tetgrid", "demo", "cli")
+_SUBMODULES = ("deepmesh", "io", "ops", "nn", "tetgrid", "demo", "cli", "metrics", "_ext", "_checks")
 
 __all__ = sorted(_EXPORTS) + ["deepmesh", "io", "__version__"]
 

@@ -10,7 +10,7 @@
 #   make test       check that the CUDA sources compile (nvcc), then run the test suite
 #   make venv       only the virtualenv and the dependencies
 #   make build      only the extension (rebuilt when its sources changed)
-#   make bench      scripts/bench_tets.py and scripts/bench_mc.py
+#   make bench      scripts/bench_tets.py, bench_mc.py and bench_encoding.py
 #   make sanitize   build with AddressSanitizer + UBSan into build/asan, run the CPU kernel tests
 #   make gpu-check  scripts/gpu_check.sh (for the GPU test machine, see scripts/gpu_check.sh)
 #   make gpu-wheels download the wheels the GPU machine lacks into .whl/ (run on a CPU machine)
@@ -115,6 +115,7 @@ test: system-deps build
 bench: build
 	$(PY) scripts/bench_tets.py
 	$(PY) scripts/bench_mc.py
+	$(PY) scripts/bench_encoding.py
 
 # The sanitized build goes to build/asan (package and extension, via `setup.py build`), and the
 # tests run from a copy of tests/ beside it, so that neither the in-place extension in gshell/

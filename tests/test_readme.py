@@ -22,3 +22,6 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     deepmesh = spaces[1]
     assert deepmesh["grid"].grad is not None and deepmesh["verts"].shape[0] > 0
     assert all(p.grad is not None for p in deepmesh["net"].parameters())
+    encoding = spaces[2]
+    assert encoding["enc"].table.grad is not None and encoding["feat"].shape == (4096, 32)
+    assert encoding["enc2"].output_dim == 16

@@ -1,5 +1,7 @@
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+
 #include "hash_encoding/hash_encoding.h"
 #include "hash_encoding/lattice.h"
 
@@ -18,22 +20,30 @@ struct Levels {
   const uint8_t* hashed;
 };
 
+// Points are processed in blocks, level by level, so that a block's lookups stay in one level's
+// table (a few MB) rather than sweeping every level's table for each point.
+constexpr int64_t kBlock = 2048;
+
 template <int D, typename scalar_t>
 void forward_impl(const HashEncodingParams& p, const scalar_t* x, const scalar_t* table,
                   const scalar_t* scales, const Levels& lv, scalar_t* out) {
   const int F = p.features;
-  at::parallel_for(0, p.batch, 256, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
+  const int64_t n_blocks = (p.batch + kBlock - 1) / kBlock;
+  at::parallel_for(0, n_blocks, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t blk = k0; blk < k1; ++blk) {
+      const int64_t b1 = std::min(p.batch, (blk + 1) * kBlock);
       for (int l = 0; l < p.levels; ++l) {
-        scalar_t* o = out + (b * p.levels + l) * F;
-        for (int f = 0; f < F; ++f) o[f] = 0;
         const int64_t off = lv.offsets[l], size = lv.offsets[l + 1] - off;
-        corners<D, false>(p.simplex, x + b * D, scales[l], lv.res[l],
-                          [&](const int32_t* k, scalar_t w, const scalar_t*) {
-                            const scalar_t* row =
-                                table + (off + corner_index<D>(k, lv.res[l], lv.hashed[l], size)) * F;
-                            for (int f = 0; f < F; ++f) o[f] += w * row[f];
-                          });
+        for (int64_t b = blk * kBlock; b < b1; ++b) {
+          scalar_t* o = out + (b * p.levels + l) * F;
+          for (int f = 0; f < F; ++f) o[f] = 0;
+          corners<D, false>(p.simplex, x + b * D, scales[l], lv.res[l],
+                            [&](const int32_t* k, scalar_t w, const scalar_t*) {
+                              const scalar_t* row =
+                                  table + (off + corner_index<D>(k, lv.res[l], lv.hashed[l], size)) * F;
+                              for (int f = 0; f < F; ++f) o[f] += w * row[f];
+                            });
+        }
       }
     }
   });
@@ -62,26 +72,31 @@ void backward_impl(const HashEncodingParams& p, const scalar_t* g, const scalar_
     });
   }
   if (grad_x != nullptr) {
-    at::parallel_for(0, p.batch, 256, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        scalar_t acc[D];
-        for (int i = 0; i < D; ++i) acc[i] = 0;
+    const int64_t n_blocks = (p.batch + kBlock - 1) / kBlock;
+    at::parallel_for(0, n_blocks, 1, [&](int64_t k0, int64_t k1) {
+      for (int64_t blk = k0; blk < k1; ++blk) {
+        const int64_t b0 = blk * kBlock, b1 = std::min(p.batch, (blk + 1) * kBlock);
+        for (int64_t i = b0 * D; i < b1 * D; ++i) grad_x[i] = 0;
         for (int l = 0; l < p.levels; ++l) {
-          const scalar_t* gb = g + (b * p.levels + l) * F;
           const int64_t off = lv.offsets[l], size = lv.offsets[l + 1] - off;
-          corners<D, true>(p.simplex, x + b * D, scales[l], lv.res[l],
-                           [&](const int32_t* k, scalar_t, const scalar_t* dw) {
-                             const scalar_t* row = table +
-                                 (off + corner_index<D>(k, lv.res[l], lv.hashed[l], size)) * F;
-                             scalar_t dot = 0;
-                             for (int f = 0; f < F; ++f) dot += row[f] * gb[f];
-                             for (int i = 0; i < D; ++i) acc[i] += dw[i] * dot;
-                           });
+          for (int64_t b = b0; b < b1; ++b) {
+            const scalar_t* gb = g + (b * p.levels + l) * F;
+            scalar_t* acc = grad_x + b * D;
+            corners<D, true>(p.simplex, x + b * D, scales[l], lv.res[l],
+                             [&](const int32_t* k, scalar_t, const scalar_t* dw) {
+                               const scalar_t* row = table +
+                                   (off + corner_index<D>(k, lv.res[l], lv.hashed[l], size)) * F;
+                               scalar_t dot = 0;
+                               for (int f = 0; f < F; ++f) dot += row[f] * gb[f];
+                               for (int i = 0; i < D; ++i) acc[i] += dw[i] * dot;
+                             });
+          }
         }
-        for (int i = 0; i < D; ++i) {
-          const scalar_t xi = x[b * D + i];
-          grad_x[b * D + i] = (xi >= scalar_t(0) && xi <= scalar_t(1)) ? acc[i] : scalar_t(0);
-        }
+        for (int64_t b = b0; b < b1; ++b)
+          for (int i = 0; i < D; ++i) {
+            const scalar_t xi = x[b * D + i];
+            if (!(xi >= scalar_t(0) && xi <= scalar_t(1))) grad_x[b * D + i] = 0;
+          }
       }
     });
   }

@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from gshell import _checks
-from gshell.ops.hash_encoding import hash_encode, level_layout
+from gshell.ops.hash_encoding import encode, level_layout
 
 
 class _HashEncoding(nn.Module):
@@ -26,7 +26,7 @@ class _HashEncoding(nn.Module):
         self.base_resolution, self.per_level_scale = float(base_resolution), float(per_level_scale)
         layout = level_layout(in_dim, n_levels, n_features_per_level, log2_hashmap_size,
                               base_resolution, per_level_scale, self.lattice)
-        self.resolutions = layout["scales"]
+        self.resolutions = layout["resolutions"]
         self.hashed = layout["hashed"]
         rows = layout["offsets"][-1]
         gen = torch.Generator().manual_seed(seed)
@@ -56,8 +56,8 @@ class _HashEncoding(nn.Module):
         Returns: (B, n_levels * n_features_per_level), level-major."""
         _checks.tensor("x", x, dims=2, shape=(None, self.in_dim), dtypes=(self.table.dtype,),
                        device=self.table.device)
-        return hash_encode(x, self.table, self.offsets, self.scales, self.res, self.hashed_levels,
-                           self.lattice)
+        return encode(x, self.table, self.offsets, self.scales.to(x.dtype), self.res,
+                      self.hashed_levels, self.lattice)
 
     def extra_repr(self):
         return "in_dim=%d, n_levels=%d, n_features_per_level=%d, log2_hashmap_size=%d, " \

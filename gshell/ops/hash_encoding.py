@@ -7,8 +7,9 @@ Encoding of Graphics Primitives with Simplex-based Structures" (Wen & Yang 2023,
 https://arxiv.org/abs/2311.18230).
 """
 import math
-from typing import List, Tuple
+from typing import Tuple
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -29,28 +30,37 @@ def level_layout(in_dim, n_levels, n_features_per_level, log2_hashmap_size, base
     so this scale gives both lattices the same number of vertices per unit volume of x.
 
     Returns:
-        dict with scales (L floats), res (L ints: largest corner coordinate), hashed (L bools),
-        offsets (L+1 ints: first table row of each level; a level has (R+1)^d rows when that
-        fits in 2^log2_hashmap_size, else 2^log2_hashmap_size hashed rows).
+        dict with resolutions (L floats N_l), scales (L floats, rounded to float32), res (L ints:
+        the largest corner coordinate R), hashed (L bools), offsets (L+1 ints: first table row of
+        each level; a level has (R+1)^d rows when that fits in 2^log2_hashmap_size, else
+        2^log2_hashmap_size hashed rows).
     """
-    d = in_dim
     size_cap = 2 ** log2_hashmap_size
+    resolutions = [float(base_resolution) * float(per_level_scale) ** l for l in range(n_levels)]
+    out = _layout(in_dim, resolutions, lattice)
+    out["hashed"] = [(r + 1) ** in_dim > size_cap for r in out["res"]]
+    offsets = [0]
+    for r, h in zip(out["res"], out["hashed"]):
+        offsets.append(offsets[-1] + (size_cap if h else (r + 1) ** in_dim))
+    out["offsets"] = offsets
+    return out
+
+
+def _layout(d, resolutions, lattice):
+    """Scales (float32-rounded) and largest corner coordinates of levels of resolutions N_l."""
     G = (math.sqrt(d + 1) - 1) / d
-    scales, res, hashed, offsets = [], [], [], [0]
-    for l in range(n_levels):
-        n = base_resolution * per_level_scale ** l
+    scales, res = [], []
+    for n in resolutions:
         if lattice == "grid":
-            scale = n
-            r = max(1, math.ceil(scale))
+            scale = float(np.float32(n))
+            r = max(1, math.ceil(n))
         else:
-            scale = n * (d + 1) ** (-1.0 / (2 * d))
+            scale = float(np.float32(n * (d + 1) ** (-1.0 / (2 * d))))
+            # q <= s (1 + G d) at x = 1; one more for the corner above and one for rounding.
             r = math.ceil(scale * (1 + G * d)) + 1
-        dense = (r + 1) ** d
         scales.append(scale)
         res.append(r)
-        hashed.append(dense > size_cap)
-        offsets.append(offsets[-1] + (size_cap if dense > size_cap else dense))
-    return {"scales": scales, "res": res, "hashed": hashed, "offsets": offsets}
+    return {"resolutions": list(resolutions), "scales": scales, "res": res}
 
 
 # ---------------------------------------------------------------------------- plain PyTorch
@@ -185,8 +195,8 @@ def _backward_backward(ctx, gg_x, gg_table):
 _backward_op.register_autograd(_backward_backward, setup_context=_backward_setup)
 
 
-def hash_encode(x, table, offsets, scales, res, hashed, lattice):
-    """Encodes points with a multiresolution hash table.
+def encode(x, table, offsets, scales, res, hashed, lattice):
+    """The encoding with a precomputed layout (what the modules call).
 
     Args:
         x: (B, d) float32|float64 tensor in [0, 1]^d (clamped), d in 1..8.
@@ -206,3 +216,42 @@ def hash_encode(x, table, offsets, scales, res, hashed, lattice):
     check_device("hash_encode", x)
     _checks.finite("x", x)
     return _forward_op(x.contiguous(), table, offsets, scales, res, hashed, lattice == "simplex")
+
+
+def hash_encode(x, table, offsets, resolutions, lattice):
+    """Encodes points with a multiresolution hash table (functional form).
+
+    Args:
+        x: (B, d) float32|float64 tensor in [0, 1]^d (clamped), d in 1..8.
+        table: (rows, F) tensor of x's dtype and device.
+        offsets: (L+1,) int64 tensor or list, the first row of each level in ``table``; a level
+            of (R+1)^d rows is dense, any other size (a power of two) is hashed.
+        resolutions: L floats, the levels' resolutions N_l.
+        lattice: "grid" or "simplex".
+    Returns:
+        (B, L * F) tensor, differentiable in x and table, twice.
+    """
+    if lattice not in LATTICES:
+        raise ValueError("Expected lattice 'grid' or 'simplex' but got %r" % (lattice,))
+    _checks.tensor("x", x, dims=2, dtypes=_checks.FLOATS)
+    d = x.shape[1]
+    if not 1 <= d <= 8:
+        raise ValueError("Expected x of shape (B, d) with d in 1..8 but got shape %s" % (tuple(x.shape),))
+    offsets = torch.as_tensor(offsets, dtype=torch.long).reshape(-1)
+    lay = _layout(d, [float(n) for n in resolutions], lattice)
+    if offsets.numel() != len(lay["res"]) + 1:
+        raise ValueError("Expected offsets of length L+1 = %d but got %d" % (
+            len(lay["res"]) + 1, offsets.numel()))
+    sizes = (offsets[1:] - offsets[:-1]).tolist()
+    hashed = []
+    for r, size in zip(lay["res"], sizes):
+        dense = (r + 1) ** d
+        if size != dense and (size <= 0 or size & (size - 1)):
+            raise ValueError("Expected each level of (R+1)^d = %d rows or a power of two but got %d"
+                             % (dense, size))
+        hashed.append(size != dense)
+    dev = x.device
+    return encode(x, table, offsets.to(dev),
+                  torch.tensor(lay["scales"], dtype=x.dtype, device=dev),
+                  torch.tensor(lay["res"], dtype=torch.int32, device=dev),
+                  torch.tensor(hashed, dtype=torch.uint8, device=dev), lattice)

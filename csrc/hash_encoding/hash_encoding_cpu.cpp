@@ -1,6 +1,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "hash_encoding/hash_encoding.h"
 #include "hash_encoding/lattice.h"
@@ -8,94 +9,134 @@
 namespace gshell {
 namespace {
 
-template <int D, bool WITH_GRAD, typename scalar_t, typename Fn>
-inline void corners(bool simplex, const scalar_t* x, scalar_t scale, int32_t R, Fn&& fn) {
-  if (simplex) simplex_corners<D, WITH_GRAD>(x, scale, fn);
-  else grid_corners<D, WITH_GRAD>(x, scale, R, fn);
-}
-
 struct Levels {
   const int64_t* offsets;
   const int32_t* res;
   const uint8_t* hashed;
 };
 
-// Points are processed in blocks, level by level, so that a block's lookups stay in one level's
-// table (a few MB) rather than sweeping every level's table for each point.
-constexpr int64_t kBlock = 2048;
+// Points are processed in blocks, level by level. For each (block, level) the corners' table rows
+// and weights are computed first, then the table is read (or written) in a tight loop that
+// prefetches the rows a few corners ahead: the lookups are random, so the time goes into memory
+// latency, and this keeps many of them in flight.
+constexpr int64_t kBlock = 512;
+constexpr int kPrefetch = 16;
 
-template <int D, typename scalar_t>
+template <int D, bool SIMPLEX>
+constexpr int num_corners() { return SIMPLEX ? D + 1 : (1 << D); }
+
+template <int D, bool SIMPLEX, bool WITH_GRAD, typename scalar_t>
+struct CornerBuffer {
+  static constexpr int C = num_corners<D, SIMPLEX>();
+  std::vector<int64_t> rows;
+  std::vector<scalar_t> w, dw;
+  CornerBuffer() : rows(kBlock * C + kPrefetch, 0), w(kBlock * C), dw(WITH_GRAD ? kBlock * C * D : 0) {}
+
+  // Rows (element offsets into the table) and weights of the corners of points [b0, b1).
+  void fill(const scalar_t* x, int64_t b0, int64_t b1, scalar_t scale, int32_t R, bool hashed,
+            int64_t off, int64_t size, int F) {
+    int64_t i = 0;
+    for (int64_t b = b0; b < b1; ++b) {
+      auto fn = [&](const int32_t* k, scalar_t wt, const scalar_t* d) {
+        rows[i] = (off + corner_index<D>(k, R, hashed, size)) * F;
+        w[i] = wt;
+        if (WITH_GRAD)
+          for (int j = 0; j < D; ++j) dw[i * D + j] = d[j];
+        ++i;
+      };
+      if (SIMPLEX) simplex_corners<D, WITH_GRAD>(x + b * D, scale, fn);
+      else grid_corners<D, WITH_GRAD>(x + b * D, scale, R, fn);
+    }
+    for (int j = 0; j < kPrefetch; ++j) rows[i + j] = rows[i > 0 ? i - 1 : 0];
+  }
+};
+
+template <int D, bool SIMPLEX, typename scalar_t>
 void forward_impl(const HashEncodingParams& p, const scalar_t* x, const scalar_t* table,
                   const scalar_t* scales, const Levels& lv, scalar_t* out) {
   const int F = p.features;
+  constexpr int C = num_corners<D, SIMPLEX>();
   const int64_t n_blocks = (p.batch + kBlock - 1) / kBlock;
   at::parallel_for(0, n_blocks, 1, [&](int64_t k0, int64_t k1) {
+    CornerBuffer<D, SIMPLEX, false, scalar_t> buf;
     for (int64_t blk = k0; blk < k1; ++blk) {
-      const int64_t b1 = std::min(p.batch, (blk + 1) * kBlock);
+      const int64_t b0 = blk * kBlock, b1 = std::min(p.batch, b0 + kBlock);
       for (int l = 0; l < p.levels; ++l) {
         const int64_t off = lv.offsets[l], size = lv.offsets[l + 1] - off;
-        for (int64_t b = blk * kBlock; b < b1; ++b) {
+        buf.fill(x, b0, b1, scales[l], lv.res[l], lv.hashed[l], off, size, F);
+        const int64_t* rows = buf.rows.data();
+        const scalar_t* w = buf.w.data();
+        for (int64_t b = b0, i = 0; b < b1; ++b) {
           scalar_t* o = out + (b * p.levels + l) * F;
           for (int f = 0; f < F; ++f) o[f] = 0;
-          corners<D, false>(p.simplex, x + b * D, scales[l], lv.res[l],
-                            [&](const int32_t* k, scalar_t w, const scalar_t*) {
-                              const scalar_t* row =
-                                  table + (off + corner_index<D>(k, lv.res[l], lv.hashed[l], size)) * F;
-                              for (int f = 0; f < F; ++f) o[f] += w * row[f];
-                            });
+          for (int c = 0; c < C; ++c, ++i) {
+            __builtin_prefetch(table + rows[i + kPrefetch]);
+            const scalar_t* row = table + rows[i];
+            for (int f = 0; f < F; ++f) o[f] += w[i] * row[f];
+          }
         }
       }
     }
   });
 }
 
-template <int D, typename scalar_t>
+template <int D, bool SIMPLEX, typename scalar_t>
 void backward_impl(const HashEncodingParams& p, const scalar_t* g, const scalar_t* x,
                    const scalar_t* table, const scalar_t* scales, const Levels& lv,
                    scalar_t* grad_x, scalar_t* grad_table) {
   const int F = p.features;
+  constexpr int C = num_corners<D, SIMPLEX>();
+  const int64_t n_blocks = (p.batch + kBlock - 1) / kBlock;
   if (grad_table != nullptr) {
     // Levels own disjoint rows: one level per task, no atomics.
     at::parallel_for(0, p.levels, 1, [&](int64_t l0, int64_t l1) {
+      CornerBuffer<D, SIMPLEX, false, scalar_t> buf;
       for (int64_t l = l0; l < l1; ++l) {
         const int64_t off = lv.offsets[l], size = lv.offsets[l + 1] - off;
-        for (int64_t b = 0; b < p.batch; ++b) {
-          const scalar_t* gb = g + (b * p.levels + l) * F;
-          corners<D, false>(p.simplex, x + b * D, scales[l], lv.res[l],
-                            [&](const int32_t* k, scalar_t w, const scalar_t*) {
-                              scalar_t* row = grad_table +
-                                  (off + corner_index<D>(k, lv.res[l], lv.hashed[l], size)) * F;
-                              for (int f = 0; f < F; ++f) row[f] += w * gb[f];
-                            });
+        for (int64_t blk = 0; blk < n_blocks; ++blk) {
+          const int64_t b0 = blk * kBlock, b1 = std::min(p.batch, b0 + kBlock);
+          buf.fill(x, b0, b1, scales[l], lv.res[l], lv.hashed[l], off, size, F);
+          const int64_t* rows = buf.rows.data();
+          const scalar_t* w = buf.w.data();
+          for (int64_t b = b0, i = 0; b < b1; ++b) {
+            const scalar_t* gb = g + (b * p.levels + l) * F;
+            for (int c = 0; c < C; ++c, ++i) {
+              __builtin_prefetch(grad_table + rows[i + kPrefetch], 1);
+              scalar_t* row = grad_table + rows[i];
+              for (int f = 0; f < F; ++f) row[f] += w[i] * gb[f];
+            }
+          }
         }
       }
     });
   }
   if (grad_x != nullptr) {
-    const int64_t n_blocks = (p.batch + kBlock - 1) / kBlock;
     at::parallel_for(0, n_blocks, 1, [&](int64_t k0, int64_t k1) {
+      CornerBuffer<D, SIMPLEX, true, scalar_t> buf;
       for (int64_t blk = k0; blk < k1; ++blk) {
-        const int64_t b0 = blk * kBlock, b1 = std::min(p.batch, (blk + 1) * kBlock);
+        const int64_t b0 = blk * kBlock, b1 = std::min(p.batch, b0 + kBlock);
         for (int64_t i = b0 * D; i < b1 * D; ++i) grad_x[i] = 0;
         for (int l = 0; l < p.levels; ++l) {
           const int64_t off = lv.offsets[l], size = lv.offsets[l + 1] - off;
-          for (int64_t b = b0; b < b1; ++b) {
+          buf.fill(x, b0, b1, scales[l], lv.res[l], lv.hashed[l], off, size, F);
+          const int64_t* rows = buf.rows.data();
+          const scalar_t* dw = buf.dw.data();
+          for (int64_t b = b0, i = 0; b < b1; ++b) {
             const scalar_t* gb = g + (b * p.levels + l) * F;
             scalar_t* acc = grad_x + b * D;
-            corners<D, true>(p.simplex, x + b * D, scales[l], lv.res[l],
-                             [&](const int32_t* k, scalar_t, const scalar_t* dw) {
-                               const scalar_t* row = table +
-                                   (off + corner_index<D>(k, lv.res[l], lv.hashed[l], size)) * F;
-                               scalar_t dot = 0;
-                               for (int f = 0; f < F; ++f) dot += row[f] * gb[f];
-                               for (int i = 0; i < D; ++i) acc[i] += dw[i] * dot;
-                             });
+            for (int c = 0; c < C; ++c, ++i) {
+              __builtin_prefetch(table + rows[i + kPrefetch]);
+              const scalar_t* row = table + rows[i];
+              scalar_t dot = 0;
+              for (int f = 0; f < F; ++f) dot += row[f] * gb[f];
+              for (int j = 0; j < D; ++j) acc[j] += dw[i * D + j] * dot;
+            }
           }
         }
         for (int64_t b = b0; b < b1; ++b)
-          for (int i = 0; i < D; ++i) {
-            const scalar_t xi = x[b * D + i];
-            if (!(xi >= scalar_t(0) && xi <= scalar_t(1))) grad_x[b * D + i] = 0;
+          for (int j = 0; j < D; ++j) {
+            const scalar_t xj = x[b * D + j];
+            if (!(xj >= scalar_t(0) && xj <= scalar_t(1))) grad_x[b * D + j] = 0;
           }
       }
     });
@@ -133,8 +174,10 @@ at::Tensor hash_encoding_forward_cpu(const at::Tensor& x, const at::Tensor& tabl
   const Levels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "hash_encoding_forward_cpu", [&] {
     dispatch_dims(p.dims, [&](auto D) {
-      forward_impl<decltype(D)::value>(p, x.data_ptr<scalar_t>(), table.data_ptr<scalar_t>(),
-                                       scales.data_ptr<scalar_t>(), lv, out.data_ptr<scalar_t>());
+      constexpr int d = decltype(D)::value;
+      auto fn = simplex ? forward_impl<d, true, scalar_t> : forward_impl<d, false, scalar_t>;
+      fn(p, x.data_ptr<scalar_t>(), table.data_ptr<scalar_t>(), scales.data_ptr<scalar_t>(), lv,
+         out.data_ptr<scalar_t>());
     });
   });
   return out;
@@ -150,10 +193,11 @@ std::tuple<at::Tensor, at::Tensor> hash_encoding_backward_cpu(
   const Levels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "hash_encoding_backward_cpu", [&] {
     dispatch_dims(p.dims, [&](auto D) {
-      backward_impl<decltype(D)::value>(
-          p, grad_out.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), table.data_ptr<scalar_t>(),
-          scales.data_ptr<scalar_t>(), lv, need_x ? grad_x.data_ptr<scalar_t>() : nullptr,
-          need_table ? grad_table.data_ptr<scalar_t>() : nullptr);
+      constexpr int d = decltype(D)::value;
+      auto fn = simplex ? backward_impl<d, true, scalar_t> : backward_impl<d, false, scalar_t>;
+      fn(p, grad_out.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), table.data_ptr<scalar_t>(),
+         scales.data_ptr<scalar_t>(), lv, need_x ? grad_x.data_ptr<scalar_t>() : nullptr,
+         need_table ? grad_table.data_ptr<scalar_t>() : nullptr);
     });
   });
   return {grad_x, grad_table};

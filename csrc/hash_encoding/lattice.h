@@ -60,7 +60,7 @@ GSHELL_HD void grid_corners(const scalar_t* x, scalar_t scale, int32_t R, Fn&& f
   scalar_t f[D];
   for (int i = 0; i < D; ++i) {
     const scalar_t p = clamp01(x[i]) * scale;
-    int32_t c = static_cast<int32_t>(floor(p));
+    int32_t c = static_cast<int32_t>(p);  // p >= 0: truncation is floor
     c = c > R - 1 ? R - 1 : c;
     cell[i] = c;
     f[i] = p - static_cast<scalar_t>(c);
@@ -99,7 +99,7 @@ GSHELL_HD void simplex_corners(const scalar_t* x, scalar_t scale, Fn&& fn) {
   int pi[D];
   for (int i = 0; i < D; ++i) {
     const scalar_t q = p[i] + G * sum;
-    k[i] = static_cast<int32_t>(floor(q));
+    k[i] = static_cast<int32_t>(q);  // q >= 0: truncation is floor
     f[i] = q - static_cast<scalar_t>(k[i]);
     pi[i] = i;
   }

@@ -97,7 +97,10 @@ def torch_encode(x, table, offsets, scales, res, hashed, lattice):
             acc = 0
             for corner in range(2 ** d):
                 bits = torch.tensor([(corner >> i) & 1 for i in range(d)], device=x.device)
-                w = torch.where(bits.bool(), f, 1 - f).prod(-1)
+                sel = torch.where(bits.bool(), f, 1 - f)
+                w = sel[:, 0]
+                for i in range(1, d):  # an explicit product: prod's backward divides by factors
+                    w = w * sel[:, i]
                 rows = off + _corner_rows(cell + bits, r, hashed[l], size)
                 acc = acc + w[:, None] * table[rows]
         else:

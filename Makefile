@@ -35,7 +35,7 @@ EXT_SOURCES := $(shell find csrc -type f 2>/dev/null) setup.py pyproject.toml
 # libstdc++ is preloaded after libasan so that ASan's __cxa_throw interceptor finds the real one
 # (python does not link libstdc++; without it the first C++ exception aborts the process).
 ASAN_PRELOAD = $(shell gcc -print-file-name=libasan.so) $(shell gcc -print-file-name=libstdc++.so.6)
-SANITIZE_TESTS ?= $(filter-out %gpu.py %cuda.py,$(wildcard tests/test_marching_tets.py tests/test_gshell_extract.py))
+SANITIZE_TESTS ?= $(filter-out %gpu.py %cuda.py,$(wildcard tests/test_marching_tets.py tests/test_gshell_extract.py tests/test_marching_cubes.py tests/test_hash_encoding.py))
 ifeq ($(strip $(SANITIZE_TESTS)),)
 SANITIZE_TESTS := $(filter-out %gpu.py %cuda.py,$(wildcard tests/test_*.py))
 endif

@@ -45,10 +45,15 @@ def extensions():
     ]
     cxx = ["-O3"]  # torch adds the C++ standard it was built with
     link = []
+    # at::parallel_for is inline OpenMP when torch uses OpenMP: without -fopenmp the kernels
+    # would compile to a serial loop.
+    if "OpenMP" in torch.__config__.parallel_info() and sys.platform.startswith("linux"):
+        cxx.append("-fopenmp")
+        link.append("-fopenmp")
     if sanitize:
         cxx = ["-O1", "-g", "-fno-omit-frame-pointer",
-               "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
-        link = ["-fsanitize=address,undefined"]
+               "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"] + cxx[1:]
+        link = ["-fsanitize=address,undefined"] + link
     rel = lambda paths: [os.path.relpath(p, ROOT) for p in paths]
     banner = "gshell: building gshell._C with %s (%s)" % ("C++ and CUDA" if with_cuda else "C++ only", why)
     print("=" * len(banner) + "\n" + banner + "\n" + "=" * len(banner), file=sys.stderr)

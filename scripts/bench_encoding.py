@@ -12,36 +12,16 @@ samples per second; times are medians after warm-up (CUDA: CUDA events). Prints 
 """
 import argparse
 import os
-import statistics
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import gshell  # noqa: E402
+from scripts.bench_common import timeit  # noqa: E402
 from tests.reference.hash_encoding_ref import HashEncodingRef  # noqa: E402
 
 
-def timeit(fn, device, repeats):
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            torch.cuda.synchronize()
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end))
-        else:
-            t = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t) * 1000)
-        if device.type == "cpu" and sum(times) > 20000 and len(times) >= 2:
-            break  # the slow reference on CPU: enough for a median
-    return statistics.median(times)
 
 
 def main(argv=None):
@@ -86,8 +66,8 @@ def main(argv=None):
                     enc(x).backward(grad_out)
 
                 try:
-                    tf = timeit(fwd, device, repeats)
-                    tb = timeit(fwd_bwd, device, repeats)
+                    tf = timeit(fwd, device, repeats, budget_ms=20000)
+                    tb = timeit(fwd_bwd, device, repeats, budget_ms=20000)
                 except torch.OutOfMemoryError:
                     print("  d=%d %s %s: out of memory" % (d, lattice, method), flush=True)
                     tf = tb = None

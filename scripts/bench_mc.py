@@ -6,12 +6,15 @@ Prints one markdown table; times are medians after warm-up (CUDA: CUDA events).
     python scripts/bench_mc.py --device cuda    # CUDA, 256^3 and 512^3
 """
 import argparse
-import statistics
-import time
+import os
+import sys
 
 import torch
 
 import gshell
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import timeit  # noqa: E402
 
 
 def field(n, device):
@@ -20,23 +23,6 @@ def field(n, device):
     return p.norm(dim=-1) - 0.3 + 0.04 * torch.sin(14 * p[..., 0]) * torch.cos(11 * p[..., 1])
 
 
-def timeit(fn, device, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            torch.cuda.synchronize()
-            a.record()
-            fn()
-            b.record()
-            torch.cuda.synchronize()
-            times.append(a.elapsed_time(b))
-        else:
-            t = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
 
 
 def main(argv=None):

@@ -8,7 +8,6 @@ Prints one markdown table. Times are medians after warm-up (CUDA: CUDA events).
 """
 import argparse
 import os
-import statistics
 import sys
 import time
 
@@ -16,6 +15,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import gshell  # noqa: E402
+from scripts.bench_common import timeit  # noqa: E402
 from tests.reference.gshell_torch import dmtet_torch, gshell_torch  # noqa: E402
 
 
@@ -31,23 +31,6 @@ def fields(grid, kind, seed=0):
             (torch.rand(n, generator=g) - 0.01).to(p.device))
 
 
-def timeit(fn, device, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            torch.cuda.synchronize()
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end))
-        else:
-            t = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
 
 
 def run_case(grid, kind, method, backward, device, repeats):

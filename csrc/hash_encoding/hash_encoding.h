@@ -15,6 +15,7 @@
 #include <ATen/ATen.h>
 
 #include <tuple>
+#include <type_traits>
 
 #include "common/check.h"
 
@@ -27,6 +28,28 @@ struct HashEncodingParams {
   int features;
   bool simplex;
 };
+
+inline HashEncodingParams hash_encoding_params(const at::Tensor& x, const at::Tensor& table,
+                                               const at::Tensor& scales, bool simplex) {
+  return {x.size(0), static_cast<int>(x.size(1)), static_cast<int>(scales.size(0)),
+          static_cast<int>(table.size(1)), simplex};
+}
+
+// Calls fn(std::integral_constant<int, D>()) for the runtime dimension d in 1..8.
+template <typename Fn>
+void dispatch_encoding_dims(int d, Fn&& fn) {
+  switch (d) {
+    case 1: fn(std::integral_constant<int, 1>()); break;
+    case 2: fn(std::integral_constant<int, 2>()); break;
+    case 3: fn(std::integral_constant<int, 3>()); break;
+    case 4: fn(std::integral_constant<int, 4>()); break;
+    case 5: fn(std::integral_constant<int, 5>()); break;
+    case 6: fn(std::integral_constant<int, 6>()); break;
+    case 7: fn(std::integral_constant<int, 7>()); break;
+    case 8: fn(std::integral_constant<int, 8>()); break;
+    default: GSHELL_CHECK(false, "hash_encoding", "expected 1 to 8 input dimensions but got ", d);
+  }
+}
 
 at::Tensor hash_encoding_forward_cpu(const at::Tensor& x, const at::Tensor& table,
                                      const at::Tensor& offsets, const at::Tensor& scales,

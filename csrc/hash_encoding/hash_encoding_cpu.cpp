@@ -143,37 +143,17 @@ void backward_impl(const HashEncodingParams& p, const scalar_t* g, const scalar_
   }
 }
 
-template <typename Fn>
-void dispatch_dims(int d, Fn&& fn) {
-  switch (d) {
-    case 1: fn(std::integral_constant<int, 1>()); break;
-    case 2: fn(std::integral_constant<int, 2>()); break;
-    case 3: fn(std::integral_constant<int, 3>()); break;
-    case 4: fn(std::integral_constant<int, 4>()); break;
-    case 5: fn(std::integral_constant<int, 5>()); break;
-    case 6: fn(std::integral_constant<int, 6>()); break;
-    case 7: fn(std::integral_constant<int, 7>()); break;
-    case 8: fn(std::integral_constant<int, 8>()); break;
-    default: GSHELL_CHECK(false, "hash_encoding", "expected 1 to 8 input dimensions but got ", d);
-  }
-}
-
-HashEncodingParams make_params(const at::Tensor& x, const at::Tensor& table,
-                               const at::Tensor& scales, bool simplex) {
-  return {x.size(0), static_cast<int>(x.size(1)), static_cast<int>(scales.size(0)),
-          static_cast<int>(table.size(1)), simplex};
-}
 
 }  // namespace
 
 at::Tensor hash_encoding_forward_cpu(const at::Tensor& x, const at::Tensor& table,
                                      const at::Tensor& offsets, const at::Tensor& scales,
                                      const at::Tensor& res, const at::Tensor& hashed, bool simplex) {
-  const HashEncodingParams p = make_params(x, table, scales, simplex);
+  const HashEncodingParams p = hash_encoding_params(x, table, scales, simplex);
   at::Tensor out = at::empty({p.batch, p.levels * p.features}, x.options());
   const Levels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "hash_encoding_forward_cpu", [&] {
-    dispatch_dims(p.dims, [&](auto D) {
+    dispatch_encoding_dims(p.dims, [&](auto D) {
       constexpr int d = decltype(D)::value;
       auto fn = simplex ? forward_impl<d, true, scalar_t> : forward_impl<d, false, scalar_t>;
       fn(p, x.data_ptr<scalar_t>(), table.data_ptr<scalar_t>(), scales.data_ptr<scalar_t>(), lv,
@@ -187,12 +167,12 @@ std::tuple<at::Tensor, at::Tensor> hash_encoding_backward_cpu(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& table,
     const at::Tensor& offsets, const at::Tensor& scales, const at::Tensor& res,
     const at::Tensor& hashed, bool simplex, bool need_x, bool need_table) {
-  const HashEncodingParams p = make_params(x, table, scales, simplex);
+  const HashEncodingParams p = hash_encoding_params(x, table, scales, simplex);
   at::Tensor grad_x = need_x ? at::empty_like(x) : at::empty({0}, x.options());
   at::Tensor grad_table = need_table ? at::zeros_like(table) : at::empty({0}, table.options());
   const Levels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "hash_encoding_backward_cpu", [&] {
-    dispatch_dims(p.dims, [&](auto D) {
+    dispatch_encoding_dims(p.dims, [&](auto D) {
       constexpr int d = decltype(D)::value;
       auto fn = simplex ? backward_impl<d, true, scalar_t> : backward_impl<d, false, scalar_t>;
       fn(p, grad_out.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), table.data_ptr<scalar_t>(),

@@ -84,26 +84,6 @@ __global__ void backward_kernel(HashEncodingParams p, const scalar_t* __restrict
   }
 }
 
-template <typename Fn>
-void dispatch_dims(int d, Fn&& fn) {
-  switch (d) {
-    case 1: fn(std::integral_constant<int, 1>()); break;
-    case 2: fn(std::integral_constant<int, 2>()); break;
-    case 3: fn(std::integral_constant<int, 3>()); break;
-    case 4: fn(std::integral_constant<int, 4>()); break;
-    case 5: fn(std::integral_constant<int, 5>()); break;
-    case 6: fn(std::integral_constant<int, 6>()); break;
-    case 7: fn(std::integral_constant<int, 7>()); break;
-    case 8: fn(std::integral_constant<int, 8>()); break;
-    default: GSHELL_CHECK(false, "hash_encoding", "expected 1 to 8 input dimensions but got ", d);
-  }
-}
-
-HashEncodingParams make_params(const at::Tensor& x, const at::Tensor& table,
-                               const at::Tensor& scales, bool simplex) {
-  return {x.size(0), static_cast<int>(x.size(1)), static_cast<int>(scales.size(0)),
-          static_cast<int>(table.size(1)), simplex};
-}
 
 }  // namespace
 
@@ -113,12 +93,12 @@ at::Tensor hash_encoding_forward_cuda(const at::Tensor& x, const at::Tensor& tab
                                       bool simplex) {
   c10::cuda::CUDAGuard guard(x.device());
   cudaStream_t stream = current_stream();
-  const HashEncodingParams p = make_params(x, table, scales, simplex);
+  const HashEncodingParams p = hash_encoding_params(x, table, scales, simplex);
   at::Tensor out = at::empty({p.batch, p.levels * p.features}, x.options());
   if (p.batch == 0) return out;
   const Levels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "hash_encoding_forward_cuda", [&] {
-    dispatch_dims(p.dims, [&](auto D) {
+    dispatch_encoding_dims(p.dims, [&](auto D) {
       forward_kernel<decltype(D)::value, scalar_t>
           <<<num_blocks(p.batch * p.levels), kThreads, 0, stream>>>(
               p, x.data_ptr<scalar_t>(), table.data_ptr<scalar_t>(), scales.data_ptr<scalar_t>(),
@@ -135,13 +115,13 @@ std::tuple<at::Tensor, at::Tensor> hash_encoding_backward_cuda(
     const at::Tensor& hashed, bool simplex, bool need_x, bool need_table) {
   c10::cuda::CUDAGuard guard(x.device());
   cudaStream_t stream = current_stream();
-  const HashEncodingParams p = make_params(x, table, scales, simplex);
+  const HashEncodingParams p = hash_encoding_params(x, table, scales, simplex);
   at::Tensor grad_x = need_x ? at::zeros_like(x) : at::empty({0}, x.options());
   at::Tensor grad_table = need_table ? at::zeros_like(table) : at::empty({0}, table.options());
   if (p.batch == 0 || (!need_x && !need_table)) return {grad_x, grad_table};
   const Levels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "hash_encoding_backward_cuda", [&] {
-    dispatch_dims(p.dims, [&](auto D) {
+    dispatch_encoding_dims(p.dims, [&](auto D) {
       backward_kernel<decltype(D)::value, scalar_t>
           <<<num_blocks(p.batch * p.levels), kThreads, 0, stream>>>(
               p, grad_out.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),

@@ -29,6 +29,13 @@ struct HashEncodingParams {
   bool simplex;
 };
 
+// The level layout as the kernels read it (device or host pointers).
+struct HashLevels {
+  const int64_t* offsets;
+  const int32_t* res;
+  const uint8_t* hashed;
+};
+
 inline HashEncodingParams hash_encoding_params(const at::Tensor& x, const at::Tensor& table,
                                                const at::Tensor& scales, bool simplex) {
   return {x.size(0), static_cast<int>(x.size(1)), static_cast<int>(scales.size(0)),

@@ -9,12 +9,6 @@
 namespace gshell {
 namespace {
 
-struct Levels {
-  const int64_t* offsets;
-  const int32_t* res;
-  const uint8_t* hashed;
-};
-
 // Points are processed in blocks, level by level. For each (block, level) the corners' table rows
 // and weights are computed first, then the table is read (or written) in a tight loop that
 // prefetches the rows a few corners ahead: the lookups are random, so the time goes into memory
@@ -53,7 +47,7 @@ struct CornerBuffer {
 
 template <int D, bool SIMPLEX, typename scalar_t>
 void forward_impl(const HashEncodingParams& p, const scalar_t* x, const scalar_t* table,
-                  const scalar_t* scales, const Levels& lv, scalar_t* out) {
+                  const scalar_t* scales, const HashLevels& lv, scalar_t* out) {
   const int F = p.features;
   constexpr int C = num_corners<D, SIMPLEX>();
   const int64_t n_blocks = (p.batch + kBlock - 1) / kBlock;
@@ -82,7 +76,7 @@ void forward_impl(const HashEncodingParams& p, const scalar_t* x, const scalar_t
 
 template <int D, bool SIMPLEX, typename scalar_t>
 void backward_impl(const HashEncodingParams& p, const scalar_t* g, const scalar_t* x,
-                   const scalar_t* table, const scalar_t* scales, const Levels& lv,
+                   const scalar_t* table, const scalar_t* scales, const HashLevels& lv,
                    scalar_t* grad_x, scalar_t* grad_table) {
   const int F = p.features;
   constexpr int C = num_corners<D, SIMPLEX>();
@@ -151,7 +145,7 @@ at::Tensor hash_encoding_forward_cpu(const at::Tensor& x, const at::Tensor& tabl
                                      const at::Tensor& res, const at::Tensor& hashed, bool simplex) {
   const HashEncodingParams p = hash_encoding_params(x, table, scales, simplex);
   at::Tensor out = at::empty({p.batch, p.levels * p.features}, x.options());
-  const Levels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
+  const HashLevels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "hash_encoding_forward_cpu", [&] {
     dispatch_encoding_dims(p.dims, [&](auto D) {
       constexpr int d = decltype(D)::value;
@@ -170,7 +164,7 @@ std::tuple<at::Tensor, at::Tensor> hash_encoding_backward_cpu(
   const HashEncodingParams p = hash_encoding_params(x, table, scales, simplex);
   at::Tensor grad_x = need_x ? at::empty_like(x) : at::empty({0}, x.options());
   at::Tensor grad_table = need_table ? at::zeros_like(table) : at::empty({0}, table.options());
-  const Levels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
+  const HashLevels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "hash_encoding_backward_cpu", [&] {
     dispatch_encoding_dims(p.dims, [&](auto D) {
       constexpr int d = decltype(D)::value;

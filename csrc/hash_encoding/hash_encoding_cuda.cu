@@ -9,12 +9,6 @@
 namespace gshell {
 namespace {
 
-struct Levels {
-  const int64_t* offsets;
-  const int32_t* res;
-  const uint8_t* hashed;
-};
-
 template <int D, bool WITH_GRAD, typename scalar_t, typename Fn>
 __device__ __forceinline__ void corners(bool simplex, const scalar_t* x, scalar_t scale, int32_t R,
                                         Fn&& fn) {
@@ -25,7 +19,7 @@ __device__ __forceinline__ void corners(bool simplex, const scalar_t* x, scalar_
 template <int D, typename scalar_t>
 __global__ void forward_kernel(HashEncodingParams p, const scalar_t* __restrict__ x,
                                const scalar_t* __restrict__ table,
-                               const scalar_t* __restrict__ scales, Levels lv,
+                               const scalar_t* __restrict__ scales, HashLevels lv,
                                scalar_t* __restrict__ out) {
   const int F = p.features;
   GSHELL_CUDA_LOOP(i, p.batch * p.levels) {
@@ -47,7 +41,7 @@ __global__ void forward_kernel(HashEncodingParams p, const scalar_t* __restrict_
 template <int D, typename scalar_t>
 __global__ void backward_kernel(HashEncodingParams p, const scalar_t* __restrict__ g,
                                 const scalar_t* __restrict__ x, const scalar_t* __restrict__ table,
-                                const scalar_t* __restrict__ scales, Levels lv,
+                                const scalar_t* __restrict__ scales, HashLevels lv,
                                 scalar_t* __restrict__ grad_x, scalar_t* __restrict__ grad_table) {
   const int F = p.features;
   GSHELL_CUDA_LOOP(i, p.batch * p.levels) {
@@ -96,7 +90,7 @@ at::Tensor hash_encoding_forward_cuda(const at::Tensor& x, const at::Tensor& tab
   const HashEncodingParams p = hash_encoding_params(x, table, scales, simplex);
   at::Tensor out = at::empty({p.batch, p.levels * p.features}, x.options());
   if (p.batch == 0) return out;
-  const Levels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
+  const HashLevels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "hash_encoding_forward_cuda", [&] {
     dispatch_encoding_dims(p.dims, [&](auto D) {
       forward_kernel<decltype(D)::value, scalar_t>
@@ -119,7 +113,7 @@ std::tuple<at::Tensor, at::Tensor> hash_encoding_backward_cuda(
   at::Tensor grad_x = need_x ? at::zeros_like(x) : at::empty({0}, x.options());
   at::Tensor grad_table = need_table ? at::zeros_like(table) : at::empty({0}, table.options());
   if (p.batch == 0 || (!need_x && !need_table)) return {grad_x, grad_table};
-  const Levels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
+  const HashLevels lv{offsets.data_ptr<int64_t>(), res.data_ptr<int32_t>(), hashed.data_ptr<uint8_t>()};
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "hash_encoding_backward_cuda", [&] {
     dispatch_encoding_dims(p.dims, [&](auto D) {
       backward_kernel<decltype(D)::value, scalar_t>

@@ -198,6 +198,14 @@ def _backward_backward(ctx, gg_x, gg_table):
 _backward_op.register_autograd(_backward_backward, setup_context=_backward_setup)
 
 
+def _check_x(x, lattice):
+    if lattice not in LATTICES:
+        raise ValueError("Expected lattice 'grid' or 'simplex' but got %r" % (lattice,))
+    _checks.tensor("x", x, dims=2, dtypes=_checks.FLOATS)
+    if not 1 <= x.shape[1] <= 8:
+        raise ValueError("Expected x of shape (B, d) with d in 1..8 but got shape %s" % (tuple(x.shape),))
+
+
 def encode(x, table, offsets, scales, res, hashed, lattice):
     """The encoding with a precomputed layout (what the modules call).
 
@@ -210,11 +218,7 @@ def encode(x, table, offsets, scales, res, hashed, lattice):
     Returns:
         (B, L * F) tensor, differentiable in x and table, twice.
     """
-    if lattice not in LATTICES:
-        raise ValueError("Expected lattice 'grid' or 'simplex' but got %r" % (lattice,))
-    _checks.tensor("x", x, dims=2, dtypes=_checks.FLOATS)
-    if not 1 <= x.shape[1] <= 8:
-        raise ValueError("Expected x of shape (B, d) with d in 1..8 but got shape %s" % (tuple(x.shape),))
+    _check_x(x, lattice)
     _checks.tensor("table", table, dims=2, dtypes=(x.dtype,), device=x.device)
     check_device("hash_encode", x)
     _checks.finite("x", x)
@@ -234,12 +238,8 @@ def hash_encode(x, table, offsets, resolutions, lattice):
     Returns:
         (B, L * F) tensor, differentiable in x and table, twice.
     """
-    if lattice not in LATTICES:
-        raise ValueError("Expected lattice 'grid' or 'simplex' but got %r" % (lattice,))
-    _checks.tensor("x", x, dims=2, dtypes=_checks.FLOATS)
+    _check_x(x, lattice)
     d = x.shape[1]
-    if not 1 <= d <= 8:
-        raise ValueError("Expected x of shape (B, d) with d in 1..8 but got shape %s" % (tuple(x.shape),))
     offsets = torch.as_tensor(offsets, dtype=torch.long).reshape(-1)
     lay = _layout(d, [float(n) for n in resolutions], lattice)
     if offsets.numel() != len(lay["res"]) + 1:

@@ -438,3 +438,85 @@ def read_ply(path):
 if __name__ == "__main__":  # pragma: no cover
     v, f, a = read_ply(sys.argv[1])
     print("vertices %d, faces %d, attributes %s" % (v.shape[0], f.shape[0], sorted(a)))
+
+
+def _mesh_arrays(verts, faces):
+    """Validated float32 (V, 3) and int64 (F, 3) arrays (same rules as write_ply)."""
+    v = _to_numpy("verts", verts)
+    _check_float_array("verts", v, "(V, 3)", lambda s: len(s) == 2 and s[1] == 3, verts)
+    f = _to_numpy("faces", faces)
+    if f.dtype == np.bool_ or not np.issubdtype(f.dtype, np.integer):
+        raise TypeError("Expected faces to have an integer dtype but got %s" % _describe(faces))
+    if f.ndim != 2 or f.shape[1] != 3:
+        raise ValueError("Expected faces of shape (F, 3) but got %s" % _describe(faces))
+    if f.size and (int(f.min()) < 0 or int(f.max()) >= v.shape[0]):
+        raise ValueError("Expected faces to index vertices in [0, %d) but got indices in [%d, %d]"
+                         % (v.shape[0], int(f.min()), int(f.max())))
+    return v.astype(np.float32), f.astype(np.int64)
+
+
+def write_obj(path, verts, faces):
+    """Writes a triangle mesh as a Wavefront OBJ file (``v`` and 1-based ``f`` lines),
+    atomically. Positions are written with 9 significant digits (float32 round trip).
+
+    Args:
+        path: destination. verts: (V, 3) float. faces: (F, 3) int.
+    """
+    v, f = _mesh_arrays(verts, faces)
+    lines = ["# written by gshell"]
+    lines += ["v %.9g %.9g %.9g" % tuple(p) for p in v.tolist()]
+    lines += ["f %d %d %d" % tuple(t) for t in (f + 1).tolist()]
+    _write_atomic(path, [("\n".join(lines) + "\n").encode("ascii")])
+
+
+def write_glb(path, verts, faces):
+    """Writes a triangle mesh as binary glTF 2.0 (one mesh, float32 positions, uint32 indices),
+    atomically.
+
+    Args:
+        path: destination. verts: (V, 3) float, at least one vertex. faces: (F, 3) int.
+    """
+    import json
+    import struct
+
+    v, f = _mesh_arrays(verts, faces)
+    if v.shape[0] == 0:
+        raise ValueError("Expected at least one vertex for a GLB file but got an empty mesh")
+    pos = v.astype("<f4").tobytes()
+    idx = f.astype("<u4").tobytes()
+    pad = lambda b, c: b + c * (-len(b) % 4)  # noqa: E731
+    pos, idx = pad(pos, b"\0"), pad(idx, b"\0")
+    prim = {"attributes": {"POSITION": 0}, "mode": 4}
+    views = [{"buffer": 0, "byteOffset": 0, "byteLength": v.nbytes, "target": 34962}]
+    accessors = [{"bufferView": 0, "componentType": 5126, "count": int(v.shape[0]), "type": "VEC3",
+                  "min": v.min(0).tolist(), "max": v.max(0).tolist()}]
+    if f.shape[0]:
+        prim["indices"] = 1
+        views.append({"buffer": 0, "byteOffset": len(pos), "byteLength": f.size * 4, "target": 34963})
+        accessors.append({"bufferView": 1, "componentType": 5125, "count": int(f.size),
+                          "type": "SCALAR"})
+    else:
+        prim["mode"] = 0  # points
+    doc = {"asset": {"version": "2.0", "generator": "gshell"}, "scene": 0,
+           "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}], "meshes": [{"primitives": [prim]}],
+           "buffers": [{"byteLength": len(pos) + len(idx)}], "bufferViews": views,
+           "accessors": accessors}
+    js = pad(json.dumps(doc, separators=(",", ":")).encode("utf-8"), b" ")
+    binary = pos + idx
+    total = 12 + 8 + len(js) + 8 + len(binary)
+    _write_atomic(path, [struct.pack("<4sII", b"glTF", 2, total),
+                         struct.pack("<I4s", len(js), b"JSON"), js,
+                         struct.pack("<I4s", len(binary), b"BIN\0"), binary])
+
+
+def save_mesh(path, verts, faces):
+    """Writes a triangle mesh in the format of the path's extension: .ply (binary), .obj, .glb.
+
+    Raises:
+        ValueError: for another extension.
+    """
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    writers = {".ply": write_ply, ".obj": write_obj, ".glb": write_glb}
+    if ext not in writers:
+        raise ValueError("Expected a mesh path ending in .ply, .obj or .glb but got %r" % os.fspath(path))
+    writers[ext](path, verts, faces)

@@ -317,3 +317,64 @@ def test_written_file_permissions_follow_umask(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+# ------------------------------------------------------------------ OBJ, GLB, save_mesh
+def _tetra():
+    v = torch.tensor([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1.25]], dtype=torch.float32)
+    f = torch.tensor([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
+    return v, f
+
+
+def test_write_obj_round_trip(tmp_path):
+    v, f = _tetra()
+    v = v + 1e-3 * torch.arange(12.0).reshape(4, 3)
+    path = tmp_path / "m.obj"
+    gio.write_obj(path, v, f)
+    lines = path.read_text().splitlines()
+    vs = np.array([[float(x) for x in l.split()[1:]] for l in lines if l.startswith("v ")], np.float32)
+    fs = np.array([[int(x) for x in l.split()[1:]] for l in lines if l.startswith("f ")]) - 1
+    np.testing.assert_array_equal(vs, v.numpy())
+    np.testing.assert_array_equal(fs, f.numpy())
+
+
+def test_write_glb_is_valid_gltf(tmp_path):
+    import json
+    import struct
+
+    v, f = _tetra()
+    path = tmp_path / "m.glb"
+    gio.write_glb(path, v, f)
+    data = path.read_bytes()
+    magic, version, total = struct.unpack_from("<4sII", data, 0)
+    assert magic == b"glTF" and version == 2 and total == len(data)
+    jlen, jtype = struct.unpack_from("<I4s", data, 12)
+    assert jtype == b"JSON" and jlen % 4 == 0
+    doc = json.loads(data[20:20 + jlen])
+    blen, btype = struct.unpack_from("<I4s", data, 20 + jlen)
+    assert btype == b"BIN\0" and blen % 4 == 0
+    binary = data[28 + jlen:28 + jlen + blen]
+    acc = doc["accessors"]
+    views = doc["bufferViews"]
+    pos_view, idx_view = views[acc[0]["bufferView"]], views[acc[1]["bufferView"]]
+    pos = np.frombuffer(binary, "<f4", acc[0]["count"] * 3, pos_view["byteOffset"]).reshape(-1, 3)
+    idx = np.frombuffer(binary, "<u4", acc[1]["count"], idx_view["byteOffset"]).reshape(-1, 3)
+    np.testing.assert_array_equal(pos, v.numpy())
+    np.testing.assert_array_equal(idx, f.numpy())
+    np.testing.assert_array_equal(acc[0]["min"], v.numpy().min(0))
+    assert doc["meshes"][0]["primitives"][0]["mode"] == 4
+
+
+def test_save_mesh_dispatch_and_errors(tmp_path):
+    v, f = _tetra()
+    for ext in ("ply", "obj", "glb"):
+        gio.save_mesh(tmp_path / ("m." + ext), v, f)
+        assert (tmp_path / ("m." + ext)).stat().st_size > 0
+    with pytest.raises(ValueError, match=r"\.ply, \.obj or \.glb"):
+        gio.save_mesh(tmp_path / "m.stl", v, f)
+    with pytest.raises(ValueError, match="index"):
+        gio.write_obj(tmp_path / "bad.obj", v, f + 10)
+    assert not (tmp_path / "bad.obj").exists()
+    with pytest.raises(ValueError, match="finite"):
+        gio.write_glb(tmp_path / "bad.glb", v * float("nan"), f)
+    assert not (tmp_path / "bad.glb").exists()

@@ -1,0 +1,181 @@
+"""gshell.recon: target views, NeuS cameras, coarse-to-fine resampling, and a short
+reconstruction that must reduce the Chamfer distance."""
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from gshell.recon import views as rv
+from gshell.recon.pipeline import upsample_field
+
+
+def _rotation(rng):
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    return q * np.sign(np.linalg.det(q))
+
+
+def _neus_scene(tmp_path, n=3, w=40, h=30, seed=0):
+    """A NeuS folder: cameras looking at the origin, masks of a disk, scale_mat with scale 0.7."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    (tmp_path / "image").mkdir()
+    (tmp_path / "mask").mkdir()
+    scale_mat = np.diag([0.7, 0.7, 0.7, 1.0])
+    scale_mat[:3, 3] = [0.1, -0.2, 0.3]
+    cams, Ks, Rs, ts = {}, [], [], []
+    for i in range(n):
+        R = _rotation(rng)
+        C = scale_mat[:3, 3] - R.T @ np.array([0, 0, 3.0])  # looks at the scene center
+        t = -R @ C
+        K = np.array([[50.0, 0.3, 19.5], [0, 52.0, 14.5], [0, 0, 1]])
+        P = np.eye(4)
+        P[:3, :4] = K @ np.concatenate([R, t[:, None]], 1)
+        cams["world_mat_%d" % i] = P * 2.5  # any scale
+        cams["scale_mat_%d" % i] = scale_mat
+        Ks.append(K), Rs.append(R), ts.append(t)
+        img = np.zeros((h, w, 3), np.uint8)
+        Image.fromarray(img).save(tmp_path / "image" / ("%03d.png" % i))
+        m = np.zeros((h, w), np.uint8)
+        m[5:20, 10 + i:30] = 255
+        Image.fromarray(m).save(tmp_path / "mask" / ("%03d.png" % i))
+    np.savez(tmp_path / "cameras_sphere.npz", **cams)
+    return scale_mat, Ks, Rs, ts
+
+
+def test_decompose_projection_recovers_camera():
+    rng = np.random.default_rng(1)
+    R = _rotation(rng)
+    t = rng.normal(size=3)
+    K = np.array([[300.0, 1.5, 120.0], [0, 280.0, 90.0], [0, 0, 1]])
+    P = -3.0 * K @ np.concatenate([R, t[:, None]], 1)
+    K2, R2, t2, c = rv.decompose_projection(P)
+    np.testing.assert_allclose(K2, K, atol=1e-9)
+    np.testing.assert_allclose(R2, R, atol=1e-9)
+    np.testing.assert_allclose(t2, t, atol=1e-9)
+    np.testing.assert_allclose(c, -R.T @ t, atol=1e-9)
+
+
+def test_load_neus_projects_like_opencv(tmp_path):
+    scale_mat, Ks, Rs, ts = _neus_scene(tmp_path)
+    views = rv.load_neus(str(tmp_path))
+    assert len(views) == 3 and views.resolution == (30, 40) and views.y_down
+    assert views.mask[0, 10, 15] == 1 and views.mask[0, 0, 0] == 0
+    rng = np.random.default_rng(2)
+    x_rec = rng.uniform(-0.4, 0.4, size=(50, 3))  # reconstruction frame
+    # to_world maps the reconstruction frame to the scene's world
+    x_world = x_rec @ views.to_world[:3, :3].double().numpy().T + views.to_world[:3, 3].double().numpy()
+    np.testing.assert_allclose(x_world, (x_rec * 2) * 0.7 + scale_mat[:3, 3], atol=1e-5)
+    for i in range(3):
+        cam = x_world @ Rs[i].T + ts[i]
+        uv = cam @ Ks[i].T
+        uv = uv[:, :2] / uv[:, 2:]
+        clip = np.concatenate([x_rec, np.ones((50, 1))], 1) @ views.mvp[i].double().numpy().T
+        ndc = clip[:, :2] / clip[:, 3:]
+        col = ((ndc[:, 0] + 1) * 40 - 1) / 2
+        row = ((ndc[:, 1] + 1) * 30 - 1) / 2
+        np.testing.assert_allclose(np.stack([col, row], 1), uv, atol=1e-3)
+        np.testing.assert_allclose(views.campos[i].double().numpy(),
+                                   (-Rs[i].T @ ts[i] - scale_mat[:3, 3]) / 0.7 / 2, atol=1e-4)
+        z = clip[:, 2] / clip[:, 3]
+        assert (np.abs(z) < 1).all()
+
+
+def test_load_neus_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        rv.load_neus(str(tmp_path / "nope"))
+    _neus_scene(tmp_path)
+    os.remove(tmp_path / "mask" / "001.png")
+    with pytest.raises(ValueError, match="one mask per image"):
+        rv.load_neus(str(tmp_path))
+    os.remove(tmp_path / "cameras_sphere.npz")
+    with pytest.raises(FileNotFoundError, match="cameras_sphere.npz"):
+        rv.load_neus(str(tmp_path))
+
+
+def test_upsample_field_is_exact_for_linear_fields():
+    from gshell import TetGrid
+
+    g8, g16 = TetGrid.regular(8), TetGrid.regular(16)
+    f = lambda p: 0.3 * p[:, 0] - 1.2 * p[:, 1] + 2.0 * p[:, 2] + 0.1  # noqa: E731
+    up = upsample_field(f(g8.vertices), 8, 16)
+    torch.testing.assert_close(up, f(g16.vertices), atol=1e-6, rtol=0)
+    vec = torch.stack([f(g8.vertices), -f(g8.vertices)], 1)
+    up2 = upsample_field(vec, 8, 16)
+    assert up2.shape == (17 ** 3, 2)
+    torch.testing.assert_close(up2[:, 1], -f(g16.vertices), atol=1e-6, rtol=0)
+
+
+def test_views_validation_and_resize():
+    mvp = torch.eye(4).expand(2, 4, 4).clone()
+    with pytest.raises(ValueError, match="campos"):
+        rv.Views(mvp, torch.zeros(3, 3), torch.zeros(2, 8, 8))
+    with pytest.raises(ValueError, match="at least one view"):
+        rv.Views(mvp[:0], torch.zeros(0, 3), torch.zeros(0, 8, 8))
+    m = torch.zeros(2, 8, 8)
+    m[:, 2:6, 2:6] = 1
+    d = torch.full((2, 8, 8), 2.0) * m
+    nrm = torch.zeros(2, 8, 8, 3)
+    nrm[..., 2] = m
+    v = rv.Views(mvp, torch.zeros(2, 3), m, d, nrm)
+    s = v.resized((4, 4))
+    assert s.resolution == (4, 4)
+    assert torch.equal(s.mask[:, 1:3, 1:3], torch.ones(2, 2, 2)) and s.mask.sum() == 8
+    assert torch.allclose(s.depth[:, 1:3, 1:3], torch.full((2, 2, 2), 2.0))
+    assert torch.allclose(s.normal[:, 1:3, 1:3, 2], torch.ones(2, 2, 2))
+
+
+# ------------------------------------------------------------------ reconstruction
+def _cup_small():
+    from gshell.recon.run import _load_mesh
+
+    root = os.path.join(os.path.dirname(__file__), "..", "assets", "cup.ply")
+    v, f = _load_mesh(root)
+    return rv.normalize_mesh(v)[0], f
+
+
+def test_synthetic_views_of_the_cup():
+    v, f = _cup_small()
+    views = rv.synthetic_views(v, f, n_views=6, resolution=48)
+    assert views.mask.shape == (6, 48, 48) and views.normal.shape == (6, 48, 48, 3)
+    cov = views.mask > 0.5
+    assert 0.05 < cov.float().mean() < 0.8
+    # depth inside the mask lies between the camera distance minus and plus the object radius
+    d = views.depth[cov]
+    assert d.min() > 2.0 - 0.6 and d.max() < 2.0 + 0.6
+    torch.testing.assert_close(views.normal[cov].norm(dim=-1), torch.ones(int(cov.sum())))
+    # some views see back faces: the inside of the open cup
+    from gshell.recon.views import render_buffers
+
+    b = render_buffers(v, f, views.mvp, views.campos, (48, 48), antialias_mask=False)
+    assert ((b["covered"] & ~b["front"]).sum() > 0)
+
+
+def test_short_reconstruction_reduces_chamfer():
+    from gshell import metrics
+    from gshell.recon import ReconConfig, reconstruct
+
+    v, f = _cup_small()
+    views = rv.synthetic_views(v, f, n_views=12, resolution=64)
+    cfg = ReconConfig(grid_res=(24,), steps=(60,), image_res=(64,), views_per_step=4,
+                      carve_start=0.5)
+    start = reconstruct(views, ReconConfig(grid_res=(24,), steps=(1,), image_res=(64,)), quiet=True)
+    res = reconstruct(views, cfg, quiet=True)
+    assert res.faces.shape[0] > 0 and len(res.history) == 60
+    cd0 = metrics.chamfer_distance(start.verts, start.faces, v, f, n=20000)
+    cd1 = metrics.chamfer_distance(res.verts, res.faces, v, f, n=20000)
+    assert cd1 < 0.6 * cd0, (cd0, cd1)
+
+
+def test_reconstruct_bad_inputs():
+    from gshell.recon import ReconConfig, reconstruct
+
+    with pytest.raises(TypeError, match="Views"):
+        reconstruct({"mask": torch.zeros(1, 4, 4)})
+    with pytest.raises(ValueError, match="equal"):
+        ReconConfig(grid_res=(16, 32), steps=(10,), image_res=(64,))
+    with pytest.raises(ValueError, match="empty mesh"):
+        rv.synthetic_views(torch.zeros(3, 3), torch.zeros(0, 3, dtype=torch.long))
+    with pytest.raises(ValueError, match="finite"):
+        rv.synthetic_views(torch.full((3, 3), float("nan")), torch.tensor([[0, 1, 2]]))

@@ -46,73 +46,45 @@ struct TriSetup {
   int x0, x1, y0, y1;  // inclusive; empty when x0 > x1 or y0 > y1
 };
 
-// Pixel index range [lo, hi] (conservative by one pixel) of NDC coordinates [nlo, nhi].
+// Pixel index range [lo, hi] of the pixel centres within NDC [nlo, nhi], widened by 1e-6 pixel
+// against rounding (the coverage test itself is exact); clamped to [0, n - 1].
 GSHELL_HD void ndc_to_pixels(double nlo, double nhi, int n, int& lo, int& hi) {
-  double a = (nlo + 1.0) * 0.5 * n - 0.5, b = (nhi + 1.0) * 0.5 * n - 0.5;
+  double a = (nlo + 1.0) * 0.5 * n - 0.5 - 1e-6, b = (nhi + 1.0) * 0.5 * n - 0.5 + 1e-6;
   a = a < -1.0 ? -1.0 : (a > n + 1.0 ? n + 1.0 : a);  // NaN-safe clamps before the casts
   b = b < -1.0 ? -1.0 : (b > n + 1.0 ? n + 1.0 : b);
   if (!(a == a)) a = -1.0;
   if (!(b == b)) b = n + 1.0;
-  lo = static_cast<int>(floor(a)) - 1;
-  hi = static_cast<int>(ceil(b)) + 1;
+  lo = static_cast<int>(ceil(a));
+  hi = static_cast<int>(floor(b));
   lo = lo < 0 ? 0 : lo;
   hi = hi > n - 1 ? n - 1 : hi;
 }
 
-// Sets up the triangle (q0, q1, q2), each a pointer to (x, y, z, w). Returns false when it can
-// cover no pixel (degenerate, or outside the depth range -w <= z <= w everywhere).
-template <typename scalar_t>
-GSHELL_HD bool tri_setup(const scalar_t* q0, const scalar_t* q1, const scalar_t* q2, int H, int W,
-                         TriSetup& s) {
-  const scalar_t* q[3] = {q0, q1, q2};
-  double x[3], y[3], z[3], w[3];
-  for (int i = 0; i < 3; ++i) {
-    x[i] = q[i][0];
-    y[i] = q[i][1];
-    z[i] = q[i][2];
-    w[i] = q[i][3];
-  }
-  for (int i = 0; i < 3; ++i) {
-    const int j = (i + 1) % 3, k = (i + 2) % 3;
-    s.a[i] = y[j] * w[k] - w[j] * y[k];
-    s.b[i] = w[j] * x[k] - x[j] * w[k];
-    s.c[i] = x[j] * y[k] - y[j] * x[k];
-  }
-  const double det = x[0] * s.a[0] + y[0] * s.b[0] + w[0] * s.c[0];
-  if (!(det != 0.0) || !(fabs(det) < INFINITY)) return false;  // also rejects NaN
-  const double sg = det > 0.0 ? 1.0 : -1.0;
-  for (int i = 0; i < 3; ++i) {
-    s.a[i] *= sg;
-    s.b[i] *= sg;
-    s.c[i] *= sg;
-    s.z[i] = z[i];
-  }
-  s.inv_det = 1.0 / (det * sg);
-
-  // Bounding box: clip the triangle to the slab -w <= z <= w (which implies w >= 0), then
-  // project. Sutherland-Hodgman on two planes: at most 5 vertices.
-  int n = 3;
+// Conservative pixel bounding box [x0, x1] x [y0, y1] of the part of triangle (x, y, z, w)[3]
+// within the slab -w <= z <= w (which implies w >= 0): the triangle is clipped to the slab
+// (Sutherland-Hodgman on two planes, at most 5 vertices) and projected. Returns false when
+// nothing of it can be on screen.
+GSHELL_HD bool tri_bbox(const double* x, const double* y, const double* z, const double* w, int H,
+                        int W, int& x0, int& x1, int& y0, int& y1) {
   bool inside = true;
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < 3; ++i)
     inside = inside && (z[i] + w[i] >= 0.0) && (w[i] - z[i] >= 0.0) && w[i] > 0.0;
-  }
-  double xlo, xhi, ylo, yhi;
+  double xlo = INFINITY, ylo = INFINITY, xhi = -INFINITY, yhi = -INFINITY;
   if (inside) {
-    xlo = ylo = INFINITY;
-    xhi = yhi = -INFINITY;
     for (int i = 0; i < 3; ++i) {
-      const double xi = x[i] / w[i], yi = y[i] / w[i];
+      const double r = 1.0 / w[i];
+      const double xi = x[i] * r, yi = y[i] * r;
       xlo = fmin(xlo, xi); xhi = fmax(xhi, xi);
       ylo = fmin(ylo, yi); yhi = fmax(yhi, yi);
     }
   } else {
-    // Polygon vertices (x, y, z, w).
     double poly[8][4], out[8][4];
+    int n = 3;
     for (int i = 0; i < 3; ++i) {
       poly[i][0] = x[i]; poly[i][1] = y[i]; poly[i][2] = z[i]; poly[i][3] = w[i];
     }
     for (int plane = 0; plane < 2; ++plane) {
-      const double sz = plane == 0 ? 1.0 : -1.0;  // distance: w + sz * z >= 0
+      const double sz = plane == 0 ? 1.0 : -1.0;  // kept where w + sz * z >= 0
       int m = 0;
       for (int i = 0; i < n; ++i) {
         const double* A = poly[i];
@@ -133,12 +105,10 @@ GSHELL_HD bool tri_setup(const scalar_t* q0, const scalar_t* q1, const scalar_t*
       for (int i = 0; i < n; ++i)
         for (int k = 0; k < 4; ++k) poly[i][k] = out[i][k];
     }
-    xlo = ylo = INFINITY;
-    xhi = yhi = -INFINITY;
     bool full = false;
     for (int i = 0; i < n; ++i) {
       if (!(poly[i][3] > 1e-30)) {
-        full = true;
+        full = true;  // a point near w = 0: unbounded on screen
         break;
       }
       const double xi = poly[i][0] / poly[i][3], yi = poly[i][1] / poly[i][3];
@@ -152,31 +122,71 @@ GSHELL_HD bool tri_setup(const scalar_t* q0, const scalar_t* q1, const scalar_t*
   }
   if (xhi < -1.0 - 4.0 / W || xlo > 1.0 + 4.0 / W || yhi < -1.0 - 4.0 / H || ylo > 1.0 + 4.0 / H)
     return false;
-  ndc_to_pixels(xlo, xhi, W, s.x0, s.x1);
-  ndc_to_pixels(ylo, yhi, H, s.y0, s.y1);
-  return s.x0 <= s.x1 && s.y0 <= s.y1;
+  ndc_to_pixels(xlo, xhi, W, x0, x1);
+  ndc_to_pixels(ylo, yhi, H, y0, y1);
+  return x0 <= x1 && y0 <= y1;
+}
+
+template <typename scalar_t>
+GSHELL_HD void tri_load(const scalar_t* q0, const scalar_t* q1, const scalar_t* q2, double* x,
+                        double* y, double* z, double* w) {
+  const scalar_t* q[3] = {q0, q1, q2};
+  for (int i = 0; i < 3; ++i) {
+    x[i] = q[i][0];
+    y[i] = q[i][1];
+    z[i] = q[i][2];
+    w[i] = q[i][3];
+  }
+}
+
+// Sets up the triangle (q0, q1, q2), each a pointer to (x, y, z, w). Returns false when it can
+// cover no pixel (degenerate, or nothing of it within the view frustum).
+template <typename scalar_t>
+GSHELL_HD bool tri_setup(const scalar_t* q0, const scalar_t* q1, const scalar_t* q2, int H, int W,
+                         TriSetup& s) {
+  double x[3], y[3], z[3], w[3];
+  tri_load(q0, q1, q2, x, y, z, w);
+  for (int i = 0; i < 3; ++i) {
+    const int j = (i + 1) % 3, k = (i + 2) % 3;
+    s.a[i] = y[j] * w[k] - w[j] * y[k];
+    s.b[i] = w[j] * x[k] - x[j] * w[k];
+    s.c[i] = x[j] * y[k] - y[j] * x[k];
+  }
+  const double det = x[0] * s.a[0] + y[0] * s.b[0] + w[0] * s.c[0];
+  if (!(det != 0.0) || !(fabs(det) < INFINITY)) return false;  // also rejects NaN
+  const double sg = det > 0.0 ? 1.0 : -1.0;
+  for (int i = 0; i < 3; ++i) {
+    s.a[i] *= sg;
+    s.b[i] *= sg;
+    s.c[i] *= sg;
+    s.z[i] = z[i];
+  }
+  s.inv_det = 1.0 / (det * sg);
+  return tri_bbox(x, y, z, w, H, W, s.x0, s.x1, s.y0, s.y1);
 }
 
 // NDC centre of pixel i of n.
 GSHELL_HD double pixel_ndc(int i, int n) { return (2.0 * i + 1.0) / n - 1.0; }
 
-// Columns [lo, hi] of row py (NDC) that may be covered (conservative by one pixel), within the
-// bounding box. Empty when lo > hi.
+// Columns [lo, hi] of row py (NDC) that may be covered, within the bounding box: the interval
+// where every E'_i >= 0, each bound widened by a bound on its rounding error. Empty when lo > hi.
 GSHELL_HD void row_span(const TriSetup& s, double py, int W, int& lo, int& hi) {
   double l = -INFINITY, h = INFINITY;
   for (int i = 0; i < 3; ++i) {
     const double r = s.b[i] * py + s.c[i];
-    if (s.a[i] > 0.0) {
-      l = fmax(l, -r / s.a[i]);
-    } else if (s.a[i] < 0.0) {
-      h = fmin(h, -r / s.a[i]);
-    } else if (r < 0.0) {
+    const double a = s.a[i];
+    if (a != 0.0) {
+      const double x = -r / a;
+      const double err = 1e-12 * (fabs(s.b[i] * py) + fabs(s.c[i]) + fabs(a)) / fabs(a);
+      if (a > 0.0) l = fmax(l, x - err);
+      else h = fmin(h, x + err);
+    } else if (r < -1e-12 * (fabs(s.b[i] * py) + fabs(s.c[i]))) {
       lo = 1;
       hi = 0;
       return;
     }
   }
-  if (l > h) {
+  if (!(l <= h)) {
     lo = 1;
     hi = 0;
     return;

@@ -1,5 +1,5 @@
 // Rasterization on the CPU, deterministic and race-free:
-//   1. setup of every (view, triangle) in parallel: its pixel rows [y0, y1] (or none);
+//   1. bounding box of every (view, triangle) in parallel: its pixel rows [y0, y1] (or none);
 //   2. per view, triangles binned into bands of kBandRows rows, in increasing id order;
 //   3. at::parallel_for over (view, band): each task owns its band's pixels, walks its triangles
 //      in id order with a float32 depth buffer (strict <, so ties keep the smaller id), testing
@@ -29,14 +29,16 @@ void rasterize_impl(const at::Tensor& pos, const at::Tensor& tri, const Rasteriz
   // 1. Rows covered by each (view, triangle): first and last band, -1 when none.
   std::vector<int32_t> band0(B * F), band1(B * F);
   at::parallel_for(0, B * F, 4096, [&](int64_t s, int64_t e) {
-    TriSetup st;
+    double x[3], y[3], z[3], w[3];
+    int x0, x1, y0, y1;
     for (int64_t k = s; k < e; ++k) {
       const int64_t b = k / F, f = k % F;
       const scalar_t* pb = P + b * V * 4;
       const int32_t* t = T + f * 3;
-      if (tri_setup(pb + 4 * t[0], pb + 4 * t[1], pb + 4 * t[2], H, W, st)) {
-        band0[k] = st.y0 / kBandRows;
-        band1[k] = st.y1 / kBandRows;
+      tri_load(pb + 4 * t[0], pb + 4 * t[1], pb + 4 * t[2], x, y, z, w);
+      if (tri_bbox(x, y, z, w, H, W, x0, x1, y0, y1)) {
+        band0[k] = y0 / kBandRows;
+        band1[k] = y1 / kBandRows;
       } else {
         band0[k] = -1;
         band1[k] = -2;

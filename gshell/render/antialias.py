@@ -84,31 +84,37 @@ def _check_topology(topo, tri):
 
 
 def _orientation(pos, tri):
-    """Screen-space orientation of every face in every view: sign(det(M)) * sign(w0 w1 w2), (B, F)."""
-    q = pos[:, tri]  # (B, F, 3, 4)
-    X, Y, W = q[..., 0], q[..., 1], q[..., 3]
-    det = (X[..., 0] * (Y[..., 1] * W[..., 2] - W[..., 1] * Y[..., 2])
-           + Y[..., 0] * (W[..., 1] * X[..., 2] - X[..., 1] * W[..., 2])
-           + W[..., 0] * (X[..., 1] * Y[..., 2] - Y[..., 1] * X[..., 2]))
-    return torch.sign(det) * torch.sign(W).prod(-1)
+    """Screen-space orientation of every face in every view, (B, F) in {-1, 0, 1}:
+    sign(det(M)) = sign(projected signed area) * sign(w0 w1 w2)."""
+    B, V, _ = pos.shape
+    P = pos.reshape(-1, 4)
+    w = P[:, 3]
+    sw = torch.sign(w)
+    xy = P[:, :2] / torch.where(w == 0, torch.ones_like(w), w)[:, None]
+    vid = (tri[None] + (torch.arange(B, device=pos.device) * V).view(B, 1, 1)).reshape(-1)
+    q = xy.index_select(0, vid).view(B, -1, 3, 2)
+    d1, d2 = q[:, :, 1] - q[:, :, 0], q[:, :, 2] - q[:, :, 0]
+    area = d1[..., 0] * d2[..., 1] - d1[..., 1] * d2[..., 0]
+    s = sw.index_select(0, vid).view(B, -1, 3).prod(-1)
+    return torch.sign(area) * s
 
 
 def _pairs(ids, depth, axis):
     """Adjacent pixel pairs along ``axis`` (1: rows, vertical; 2: columns, horizontal) whose ids
     differ: flat indices (p, q) with p the closer one (background is farthest, ties: smaller id)."""
     B, H, W = ids.shape
-    n = ids.numel()
-    flat = torch.arange(n, device=ids.device).view(B, H, W)
     if axis == 2:
-        a, b = flat[:, :, :-1], flat[:, :, 1:]
+        m = ids[:, :, :-1] != ids[:, :, 1:]
+        step = 1
     else:
-        a, b = flat[:, :-1, :], flat[:, 1:, :]
-    ia, ib = ids.reshape(-1)[a], ids.reshape(-1)[b]
-    m = ia != ib
-    a, b = a[m], b[m]
-    ia, ib = ia[m], ib[m]
-    d = depth.reshape(-1)
-    da, db = d[a], d[b]
+        m = ids[:, :-1, :] != ids[:, 1:, :]
+        step = W
+    nz = m.nonzero()
+    a = (nz[:, 0] * H + nz[:, 1]) * W + nz[:, 2]
+    b = a + step
+    fi, fd = ids.reshape(-1), depth.reshape(-1)
+    ia, ib = fi.index_select(0, a), fi.index_select(0, b)
+    da, db = fd.index_select(0, a), fd.index_select(0, b)
     a_first = (da < db) | ((da == db) & (ia < ib))
     return torch.where(a_first, a, b), torch.where(a_first, b, a)
 
@@ -175,15 +181,15 @@ def antialias(color, rast, pos, tri, topology_hash=None, pos_gradient_boost=1.0,
         orient = _orientation(P, topo.tri)  # (B, F)
         ef = topo.edge_faces
         f2 = ef[:, 1].clamp_min(0)
-        sil_edge = (topo.edge_count != 2) | (orient[:, ef[:, 0]] != orient[:, f2])  # (B, E)
-        face_sil = torch.gather(sil_edge, 1, topo.face_edges.reshape(1, -1).expand(B, -1)).view(B, -1, 3)
+        sil_edge = (topo.edge_count != 2) | (orient.index_select(1, ef[:, 0]) != orient.index_select(1, f2))  # (B, E)
+        face_sil = sil_edge.index_select(1, topo.face_edges.reshape(-1)).view(B, -1, 3)
         face_any = face_sil.any(-1).reshape(-1)  # (B * F,)
         F = topo.tri.shape[0]
         ps, qs, ks = [], [], []
         for axis in (2, 1):
             p, q = _pairs(ids, depth, axis)
-            T = ids.reshape(-1)[p]
-            keep = face_any[(p // (H * W)) * F + T]
+            T = ids.reshape(-1).index_select(0, p)
+            keep = face_any.index_select(0, (p // (H * W)) * F + T)
             ps.append(p[keep])
             qs.append(q[keep])
             ks.append(torch.full_like(p[keep], 0 if axis == 2 else 1))

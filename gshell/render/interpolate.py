@@ -19,27 +19,27 @@ def check_rast(rast, num_tris, name="rast"):
 
 
 class _Gather(torch.autograd.Function):
-    """rows of ``a`` (N, C) at ``idx`` (...); the backward is one index_add (faster on CPU than
-    the accumulate of advanced indexing)."""
+    """Rows of ``a`` (N, C) at ``idx`` (M,); the backward is one index_add (faster on CPU than
+    the accumulating index_put of advanced indexing)."""
 
     @staticmethod
     def forward(ctx, a, idx):
         ctx.save_for_backward(idx)
         ctx.n = a.shape[0]
-        return a[idx]
+        return a.index_select(0, idx)
 
     @staticmethod
     def backward(ctx, g):
         (idx,) = ctx.saved_tensors
-        grad = g.new_zeros((ctx.n, g.shape[-1])).index_add_(0, idx.reshape(-1), g.reshape(-1, g.shape[-1]))
+        grad = g.new_zeros((ctx.n, g.shape[-1])).index_add_(0, idx, g)
         return grad, None
 
 
 def gather_rows(a, idx):
-    """``a[idx]`` for a (N, C) tensor and integer indices; differentiable w.r.t. ``a``."""
+    """``a[idx]`` for a (N, C) tensor and (M,) int64 indices; differentiable w.r.t. ``a``."""
     if torch.is_grad_enabled() and a.requires_grad:
         return _Gather.apply(a, idx)
-    return a[idx]
+    return a.index_select(0, idx)
 
 
 def interpolate(attr, rast, tri, rast_db=None, diff_attrs=None, backend="auto"):
@@ -91,14 +91,14 @@ def interpolate(attr, rast, tri, rast_db=None, diff_attrs=None, backend="auto"):
         raise NotImplementedError("gshell's interpolate does not compute image-space attribute derivatives "
                                   "(diff_attrs); use backend='nvdiffrast' on CUDA or diff_attrs=None")
     C = attr.shape[-1]
-    ids = rast[..., 3].detach().long() - 1  # (B, H, W)
-    covered = ids >= 0
-    vi = tri.long()[ids.clamp_min(0)]  # (B, H, W, 3)
+    ids = rast[..., 3].detach().reshape(-1).long() - 1
+    sel = (ids >= 0).nonzero().squeeze(1)
+    vi = tri.long().index_select(0, ids.index_select(0, sel))  # (N, 3)
     if attr.dim() == 3 and attr.shape[0] == B and B > 1:
-        vi = vi + (torch.arange(B, device=vi.device) * V).view(B, 1, 1, 1)
-    a = attr.reshape(-1, C)
-    g = gather_rows(a, vi)  # (B, H, W, 3, C)
-    u, v = rast[..., 0:1].to(attr.dtype), rast[..., 1:2].to(attr.dtype)
-    out = u * g[..., 0, :] + v * g[..., 1, :] + (1 - u - v) * g[..., 2, :]
-    out = out * covered.unsqueeze(-1).to(out.dtype)
-    return out, attr.new_empty(0)
+        vi = vi + (sel // (H * W) * V)[:, None]
+    g = gather_rows(attr.reshape(-1, C), vi.reshape(-1)).view(-1, 3, C)
+    uv = rast.reshape(-1, 4).index_select(0, sel)[:, :2].to(attr.dtype)
+    w = torch.cat([uv, 1 - uv.sum(1, keepdim=True)], 1)  # (N, 3)
+    val = torch.bmm(w[:, None, :], g).squeeze(1)
+    out = attr.new_zeros((B * H * W, C)).index_copy(0, sel, val)
+    return out.view(B, H, W, C), attr.new_empty(0)

@@ -82,23 +82,25 @@ def barycentrics(pos, tri, rast):
         and rast's channel 3.
     """
     B, H, W, _ = rast.shape
+    V = pos.shape[1]
     ids = rast[..., 3].detach().reshape(-1).round().long() - 1
     sel = (ids >= 0).nonzero().squeeze(1)
-    f = ids[sel]
+    f = ids.index_select(0, sel)
     b = sel // (H * W)
     y = (sel // W) % H
     x = sel % W
     dt = pos.dtype
-    px = (2 * x + 1).to(dt) / W - 1
-    py = (2 * y + 1).to(dt) / H - 1
-    q = pos[b[:, None], tri[f]]  # (N, 3, 4)
+    px = ((2 * x + 1).to(dt) / W - 1)[:, None]
+    py = ((2 * y + 1).to(dt) / H - 1)[:, None]
+    vid = (tri.index_select(0, f) + (b * V)[:, None]).reshape(-1)
+    q = pos.reshape(-1, 4).index_select(0, vid).view(-1, 3, 4)  # (N, 3, 4)
     X, Y, Z, Wc = q.unbind(-1)
     Xj, Yj, Wj = X.roll(-1, 1), Y.roll(-1, 1), Wc.roll(-1, 1)
     Xk, Yk, Wk = X.roll(-2, 1), Y.roll(-2, 1), Wc.roll(-2, 1)
-    E = (Yj * Wk - Wj * Yk) * px[:, None] + (Wj * Xk - Xj * Wk) * py[:, None] + (Xj * Yk - Yj * Xk)
+    E = (Yj * Wk - Wj * Yk) * px + (Wj * Xk - Xj * Wk) * py + (Xj * Yk - Yj * Xk)
     S = E.sum(1)
     uvz = torch.stack([E[:, 0] / S, E[:, 1] / S, (E * Z).sum(1) / (E * Wc).sum(1)], -1)
-    out = pos.new_zeros((B * H * W, 3)).index_put((sel,), uvz)
+    out = pos.new_zeros((B * H * W, 3)).index_copy(0, sel, uvz)
     return torch.cat([out.view(B, H, W, 3), rast[..., 3:].detach().to(dt)], -1)
 
 

@@ -6,6 +6,7 @@
 #include "marching_cubes/marching_cubes.h"
 #include "marching_tets/marching_tets.h"
 #include "mesh_components/mesh_components.h"
+#include "rasterize/rasterize.h"
 
 #ifdef WITH_CUDA
 #include <cuda_runtime_api.h>
@@ -56,4 +57,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("need_x"), py::arg("need_table"));
   m.def("connected_components", &gshell::connected_components,
         "Connected components of an edge list", py::arg("edges"), py::arg("num_verts"));
+  m.def("rasterize", &gshell::rasterize,
+        "Closest triangle and perspective-correct barycentrics per pixel (nvdiffrast conventions)",
+        py::arg("pos"), py::arg("tri"), py::arg("height"), py::arg("width"));
 }

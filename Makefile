@@ -6,7 +6,7 @@
 # dependencies, and builds the extension gshell._C in place when csrc/, setup.py or
 # pyproject.toml changed since the last build (stamp: build/.gshell-ext-stamp).
 #
-#   make demo       extract a G-Shell mesh from an analytic SDF/mSDF, write out/demo.ply
+#   make demo       reconstruct the open cup assets/cup.ply from 24 views (G-Shell), into out/demo/
 #   make test       check that the CUDA sources compile (nvcc), then run the test suite
 #   make venv       only the virtualenv and the dependencies
 #   make build      only the extension (rebuilt when its sources changed)
@@ -103,7 +103,7 @@ build: $(DEPS_STAMP)
 
 # ---------------------------------------------------------------- the README's two commands
 demo: system-deps build
-	$(PY) -m gshell demo --res 64 --out out/demo.ply
+	$(PY) -m gshell reconstruct assets/cup.ply --views 24 --out out/demo
 
 test: system-deps build
 	bash scripts/check_cuda_compile.sh $(PY)
@@ -116,6 +116,7 @@ bench: build
 	$(PY) scripts/bench_tets.py
 	$(PY) scripts/bench_mc.py
 	$(PY) scripts/bench_encoding.py
+	$(PY) scripts/bench_render.py
 
 # The sanitized build goes to build/asan (package and extension, via `setup.py build`), and the
 # tests run from a copy of tests/ beside it, so that neither the in-place extension in gshell/

@@ -20,9 +20,10 @@ _EXPORTS = {
     "SimplexHashEncoding": "gshell.nn.encoding",
     "build_info": "gshell._ext",
 }
-_SUBMODULES = ("deepmesh", "io", "ops", "nn", "tetgrid", "demo", "cli", "metrics", "_ext", "_checks")
+_SUBMODULES = ("deepmesh", "io", "ops", "nn", "tetgrid", "demo", "cli", "metrics", "render", "recon",
+               "_ext", "_checks")
 
-__all__ = sorted(_EXPORTS) + ["deepmesh", "io", "__version__"]
+__all__ = sorted(_EXPORTS) + ["deepmesh", "io", "metrics", "render", "recon", "__version__"]
 
 
 def __getattr__(name):

@@ -1,5 +1,5 @@
 """Benchmark: differentiable rendering (rasterize + interpolate + antialias, forward and backward)
-of a subdivided, displaced icosphere (81,920 triangles at level 6) in 8 views.
+of a displaced UV sphere of 100,352 triangles in 8 views.
 
 Prints one markdown table; times are medians after warm-up (CUDA: CUDA events). On CUDA, nvdiffrast
 is timed too when it is installed.
@@ -50,8 +50,28 @@ def vertex_normals(v, f):
     return vn / vn.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
 
+def uv_sphere(rows, cols):
+    """Unit sphere with ``rows`` latitude bands and ``cols`` longitude segments:
+    2 cols (rows - 1) triangles."""
+    th = torch.linspace(0, math.pi, rows + 1, dtype=torch.float64)[1:-1]
+    ph = torch.arange(cols, dtype=torch.float64) * (2 * math.pi / cols)
+    t, p = torch.meshgrid(th, ph, indexing="ij")
+    ring = torch.stack([t.sin() * p.cos(), t.cos(), t.sin() * p.sin()], -1).reshape(-1, 3)
+    v = torch.cat([torch.tensor([[0.0, 1.0, 0.0]], dtype=torch.float64), ring,
+                   torch.tensor([[0.0, -1.0, 0.0]], dtype=torch.float64)])
+    j = torch.arange(cols)
+    jn = (j + 1) % cols
+    faces = [torch.stack([torch.zeros_like(j), 1 + jn, 1 + j], -1)]
+    for r in range(rows - 2):
+        a, b = 1 + r * cols, 1 + (r + 1) * cols
+        faces += [torch.stack([a + j, a + jn, b + j], -1), torch.stack([a + jn, b + jn, b + j], -1)]
+    last, pole = 1 + (rows - 2) * cols, v.shape[0] - 1
+    faces.append(torch.stack([last + j, last + jn, torch.full_like(j, pole)], -1))
+    return v, torch.cat(faces)
+
+
 def make_mesh(device):
-    v, f = icosphere(6)
+    v, f = uv_sphere(225, 224)  # 100,352 triangles
     disp = 0.06 * torch.sin(9 * v[:, 0]) * torch.cos(7 * v[:, 1]) + 0.03 * torch.sin(13 * v[:, 2])
     v = v * (1 + disp)[:, None] * 0.8
     return v.float().to(device), f.to(device)

@@ -117,16 +117,17 @@ class GShellGeometry(nn.Module):
         res = self.grid.res if self.grid.res is not None else round(1.0 / self.grid.spacing)
         return (64.0 / max(res, 1)) ** 3
 
-    def msdf_open_loss(self, result, eps=1e-3):
+    def msdf_open_loss(self, result, vertex_mask=None, eps=1e-3):
         """G-Shell's "open" term: a Huber loss pulling the mSDF of mesh vertices to -eps, so that
         surface no image supports is cut away.
 
         Args:
             result: GShellResult of this geometry.
+            vertex_mask: optional (V,) bool tensor selecting vertices (e.g. the unseen ones).
         Returns:
             scalar tensor.
         """
-        m = result.msdf
+        m = result.msdf if vertex_mask is None else result.msdf[vertex_mask]
         target = torch.full_like(m, -eps)
         return self._reg_scale() * F.huber_loss(m.clamp(min=-eps), target, reduction="sum")
 

@@ -29,7 +29,7 @@ from gshell.nn.gshell_geometry import GShellGeometry
 from gshell.recon.views import Views, render_buffers
 from gshell.tetgrid import TetGrid
 
-__all__ = ["ReconConfig", "ReconResult", "reconstruct", "upsample_field"]
+__all__ = ["ReconConfig", "ReconResult", "reconstruct", "upsample_field", "drop_small_components"]
 
 
 @dataclasses.dataclass
@@ -48,9 +48,14 @@ class ReconConfig:
             with per-vertex mSDF values and Adam, any constant push moves every unsupported value
             by the full learning rate per step and riddles the surface with holes; the carve
             loss is the data-driven opening.
+        w_unseen: weight of the "open" term on the vertices of surface that none of the views
+            sees (checked every ``visibility_every`` steps per grid tet): inner walls and
+            floaters hidden from every camera are cut away.
+        min_component: connected components of the result with fewer than this fraction of its
+            faces are dropped (0 keeps everything).
         carve_start: fraction of all steps before the carve loss starts.
-        carve_depth: a target back face this far behind the rendered front face marks a carve
-            pixel, in units of the grid's [-0.5, 0.5] frame.
+        carve_depth: a target back face where a front face renders marks a carve pixel unless
+            it lies more than this in front of it, in units of the grid's [-0.5, 0.5] frame.
         carve_margin: pixels outside the target mask dilated by this many pixels are carve
             pixels.
         init_radius: radius of the initial sphere.
@@ -71,6 +76,9 @@ class ReconConfig:
     w_carve: float = 20.0
     w_sdf_reg: float = 0.02
     w_open: float = 0.0
+    w_unseen: float = 1e-3
+    visibility_every: int = 10
+    min_component: float = 0.005
     w_close: float = 1e-3
     carve_start: float = 0.25
     carve_depth: float = 0.04
@@ -155,7 +163,7 @@ def _save_checkpoint(path, geo, step, stage, cfg):
     os.replace(tmp, path)
 
 
-def _losses(geo, out, views, cfg, carve_on, backend):
+def _losses(geo, out, views, cfg, carve_on, backend, unseen=None):
     """All terms of one step. Returns (total, dict of floats)."""
     dev = out.verts.device
     terms = {}
@@ -176,7 +184,8 @@ def _losses(geo, out, views, cfg, carve_on, backend):
     near = F.max_pool2d(t_cov[:, None].float(), 2 * r + 1, stride=1, padding=r)[:, 0] > 0 if r > 0 else t_cov
     carve = covered & ~near
     if views.depth is not None and views.normal is not None:
-        behind = views.depth > b["depth"].detach() + cfg.carve_depth
+        # (not in front of it: a thick wall's inner side is carved too, revealing the sheet)
+        behind = views.depth > b["depth"].detach() - cfg.carve_depth
         t_back = (views.normal * b["normal"].detach()).sum(-1) < 0
         carve = carve | (both & behind & t_back & b["front"])
     fit = both & ~carve
@@ -194,6 +203,10 @@ def _losses(geo, out, views, cfg, carve_on, backend):
         total = total + cfg.w_carve * terms["carve"]
         if cfg.w_open:
             total = total + cfg.w_open * geo.msdf_open_loss(out)
+        if unseen is not None and cfg.w_unseen and bool(unseen.any()):
+            m = geo.msdf_values()[unseen]
+            terms["unseen"] = F.huber_loss(m.clamp(min=-1e-3), torch.full_like(m, -1e-3), reduction="sum")
+            total = total + cfg.w_unseen * geo._reg_scale() * terms["unseen"]
         # close holes on the visible surface only
         vis = torch.zeros(out.verts.shape[0], dtype=torch.bool, device=dev)
         tid = b["rast"][..., 3].detach().long() - 1
@@ -201,6 +214,55 @@ def _losses(geo, out, views, cfg, carve_on, backend):
         vis[out.faces[seen].reshape(-1)] = True
         total = total + cfg.w_close * geo.msdf_close_loss(out, vertex_mask=vis)
     return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+@torch.no_grad()
+def _seen_tets(out, views, res, num_tets, backend):
+    """(T,) bool over grid tets: holds a face visible in at least one view (at ``res``^2)."""
+    from gshell.render import rasterize, transform_pos
+
+    seen = torch.zeros(num_tets, dtype=torch.bool, device=out.verts.device)
+    tri = out.faces.to(torch.int32)
+    for s in range(0, len(views), 8):
+        pos = transform_pos(views.mvp[s:s + 8], out.verts.detach())
+        tid = rasterize(pos, tri, (res, res), backend=backend)[..., 3].long() - 1
+        ids = torch.unique(tid[tid >= 0])
+        seen[out.face_tet[ids]] = True
+    return seen
+
+
+def _unseen_grid_vertices(out, seen_tets, grid):
+    """(N,) bool over grid vertices: corners of tets that hold open-mesh faces, none of them a
+    corner of a tet seen in any view (so surface next to seen surface is never pushed)."""
+    tets = grid.tets
+    seen_v = torch.zeros(grid.num_vertices, dtype=torch.bool, device=tets.device)
+    seen_v[tets[seen_tets].reshape(-1)] = True
+    band = torch.zeros_like(seen_v)
+    band[tets[out.face_tet].reshape(-1)] = True
+    return band & ~seen_v
+
+
+def drop_small_components(verts, faces, min_fraction):
+    """Removes connected components (by shared vertices) with fewer than ``min_fraction`` of
+    the faces, and the vertices no face uses.
+
+    Returns:
+        verts (V', 3), faces (F', 3) int64.
+    """
+    from gshell.ops.mesh_components import connected_components
+
+    if faces.shape[0] == 0 or min_fraction <= 0:
+        return verts, faces
+    e = faces[:, [[0, 1], [1, 2]]].reshape(-1, 2)
+    lab = connected_components(e, verts.shape[0])
+    flab = lab[faces[:, 0]]
+    counts = torch.bincount(flab)
+    keep = counts[flab] >= min_fraction * faces.shape[0]
+    faces = faces[keep]
+    used = torch.zeros(verts.shape[0], dtype=torch.bool, device=verts.device)
+    used[faces.reshape(-1)] = True
+    remap = torch.cumsum(used.long(), 0) - 1
+    return verts[used], remap[faces]
 
 
 def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", device=None):
@@ -245,6 +307,7 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
             {"params": [geo.deform], "lr": cfg.lr_deform}])
         base_lrs = [g["lr"] for g in opt.param_groups]
         order = torch.empty(0, dtype=torch.long)
+        seen = None
         for i in range(n_steps):
             frac = i / max(n_steps - 1, 1)
             for g, lr in zip(opt.param_groups, base_lrs):
@@ -253,7 +316,11 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
                 order = torch.cat([order, torch.randperm(len(views), generator=gen)])
             idx, order = order[:cfg.views_per_step], order[cfg.views_per_step:]
             out = geo()
-            loss, terms = _losses(geo, out, stage_views.subset(idx), cfg, step >= carve_from, backend)
+            carve_on = step >= carve_from
+            if carve_on and cfg.w_unseen and (seen is None or step % cfg.visibility_every == 0):
+                seen = _seen_tets(out, views, min(img_res, 128), geo.grid.num_tets, backend)
+            unseen = _unseen_grid_vertices(out, seen, geo.grid) if carve_on and seen is not None and cfg.w_unseen else None
+            loss, terms = _losses(geo, out, stage_views.subset(idx), cfg, carve_on, backend, unseen)
             w_reg = cfg.w_sdf_reg * (1 - 0.9 * step / max(total_steps - 1, 1))
             loss = loss + w_reg * geo.sdf_reg_loss()
             opt.zero_grad(set_to_none=True)
@@ -268,7 +335,7 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
     bar.close()
     with torch.no_grad():
         out = geo()
-        verts = out.verts.detach()
+        verts, faces = drop_small_components(out.verts.detach(), out.faces, cfg.min_component)
         to_world = views.to_world.to(verts)
         verts = verts @ to_world[:3, :3].T + to_world[:3, 3]
-    return ReconResult(verts, out.faces.detach(), geo, history, time.perf_counter() - t0)
+    return ReconResult(verts, faces, geo, history, time.perf_counter() - t0)

@@ -55,6 +55,11 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         py::arg("grad_out"), py::arg("x"), py::arg("table"), py::arg("offsets"),
         py::arg("scales"), py::arg("res"), py::arg("hashed"), py::arg("simplex"),
         py::arg("need_x"), py::arg("need_table"));
+  m.def("hash_encoding_backward_backward", &gshell::hash_encoding_backward_backward,
+        "Hash encoding double backward", py::arg("gg_x"), py::arg("gg_table"),
+        py::arg("grad_out"), py::arg("x"), py::arg("table"), py::arg("offsets"), py::arg("scales"),
+        py::arg("res"), py::arg("hashed"), py::arg("simplex"), py::arg("need_grad_out"),
+        py::arg("need_x"), py::arg("need_table"));
   m.def("connected_components", &gshell::connected_components,
         "Connected components of an edge list", py::arg("edges"), py::arg("num_verts"));
   m.def("rasterize", &gshell::rasterize,

@@ -3,8 +3,11 @@ plain-PyTorch reference (tests/reference/hash_encoding_ref.py: vectorised over p
 over levels), for d = 2, 3, 4, 6.
 
 Forward is timed under no_grad; forward+backward is one training step's encoding work: forward, then
-backward of a random upstream gradient into the table (the inputs do not require grad). Throughput is
-samples per second; times are medians after warm-up (CUDA: CUDA events). Prints one markdown table.
+backward of a random upstream gradient into the table (the inputs do not require grad). An Eikonal step
+is what an SDF network's Eikonal loss costs the encoding: forward, the input gradient with create_graph
+(random upstream gradient), then backward of mean((|grad_x| - 1)^2) into the table (double backward).
+Throughput is samples per second; times are medians after warm-up (CUDA: CUDA events). Prints one
+markdown table.
 
     python scripts/bench_encoding.py                    # CPU, 2^16 points
     python scripts/bench_encoding.py --device cuda      # CUDA, 2^20 points
@@ -34,6 +37,7 @@ def main(argv=None):
     ap.add_argument("--log2-hashmap-size", type=int, default=19)
     ap.add_argument("--repeats", type=int)
     ap.add_argument("--no-reference", action="store_true", help="skip the plain-PyTorch baseline")
+    ap.add_argument("--no-eikonal", action="store_true", help="skip the Eikonal step")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -65,15 +69,23 @@ def main(argv=None):
                     enc.table.grad = None
                     enc(x).backward(grad_out)
 
+                def eikonal():
+                    enc.table.grad = None
+                    xg = x.detach().requires_grad_(True)
+                    (gx,) = torch.autograd.grad(enc(xg), xg, grad_out, create_graph=True)
+                    (gx.norm(dim=-1) - 1).square().mean().backward()
+
+                tf = tb = te = None
                 try:
                     tf = timeit(fwd, device, repeats, budget_ms=20000)
                     tb = timeit(fwd_bwd, device, repeats, budget_ms=20000)
+                    if not args.no_eikonal:
+                        te = timeit(eikonal, device, repeats, budget_ms=20000)
                 except torch.OutOfMemoryError:
                     print("  d=%d %s %s: out of memory" % (d, lattice, method), flush=True)
-                    tf = tb = None
-                rows.append((d, lattice, method, tf, tb))
-                print("  d=%d %-7s %-13s forward %s ms, fwd+bwd %s ms" % (
-                    d, lattice, method, fmt_ms(tf), fmt_ms(tb)), flush=True)
+                rows.append((d, lattice, method, tf, tb, te))
+                print("  d=%d %-7s %-13s forward %s ms, fwd+bwd %s ms, Eikonal step %s ms" % (
+                    d, lattice, method, fmt_ms(tf), fmt_ms(tb), fmt_ms(te)), flush=True)
                 del enc
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
@@ -97,12 +109,13 @@ def main(argv=None):
 
     print()
     print("| device | d | lattice | method | forward (ms) | forward (samples/s) | fwd+bwd (ms) | fwd+bwd (samples/s) "
-          "| fwd+bwd vs plain PyTorch | simplex vs grid (fwd+bwd) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for d, lattice, method, tf, tb in rows:
-        print("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+          "| fwd+bwd vs plain PyTorch | simplex vs grid (fwd+bwd) | Eikonal step (ms) | Eikonal vs plain PyTorch |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for d, lattice, method, tf, tb, te in rows:
+        print("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             device.type, d, lattice, method, fmt_ms(tf), rate(tf), fmt_ms(tb), rate(tb),
-            speedup(d, lattice, method, 4), vs_grid(d, method, 4) if lattice == "simplex" else "-"))
+            speedup(d, lattice, method, 4), vs_grid(d, method, 4) if lattice == "simplex" else "-",
+            fmt_ms(te), speedup(d, lattice, method, 5)))
 
 
 def fmt_ms(ms):

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gshell
+from gshell.ops import hash_encoding as he
 from tests.reference import hash_encoding_ref as ref
 
 LATTICES = ["grid", "simplex"]
@@ -334,6 +335,261 @@ def test_grad_only_table_or_only_x(lattice):
     assert float(enc.table.grad[off[0]:off[1], 0].sum()) == pytest.approx(64.0, rel=1e-5)
 
 
+# --------------------------------------------------------------------------------------------- double backward kernel
+# The double backward is a kernel (gshell::hash_encoding_backward_backward); torch_encode (autograd through a
+# plain-PyTorch formulation of the same lattices and rounding) is its reference here.
+
+BB_DIMS = [1, 2, 3, 4, 6, 8]
+
+
+def kernel_layout(enc, lattice, dtype=torch.float64):
+    """The kernel op's layout arguments (offsets, scales, res, hashed, simplex) of a module."""
+    return (enc.offsets, enc.scales.to(dtype), enc.res, enc.hashed_levels, lattice == "simplex")
+
+
+def torch_encode_of(enc, lattice):
+    """x, table -> torch_encode with the module's layout."""
+    offsets, res = enc.offsets.tolist(), enc.res.tolist()
+    hashed = [bool(h) for h in enc.hashed_levels.tolist()]
+    return lambda x, t: he.torch_encode(x, t, offsets, enc.scales.to(x.dtype), res, hashed, lattice)
+
+
+def bb_reference(gg_x, gg_t, g, x, t, encode_fn):
+    """d/d(grad_out, x, table) of S = <grad_x, gg_x> + <grad_table, gg_t> by autograd through encode_fn
+    (gg_x / gg_t empty: left out of S)."""
+    g_, x_, t_ = (v.detach().clone().requires_grad_(True) for v in (g, x, t))
+    gx, gt = torch.autograd.grad(encode_fn(x_, t_), (x_, t_), g_, create_graph=True)
+    s = 0
+    if gg_x.numel():
+        s = s + (gx * gg_x).sum()
+    if gg_t.numel():
+        s = s + (gt * gg_t).sum()
+    grads = torch.autograd.grad(s, (g_, x_, t_), allow_unused=True)
+    return [torch.zeros_like(v) if gr is None else gr for gr, v in zip(grads, (g, x, t))]
+
+
+def bb_kwargs(lattice, d):
+    # The grid at d=8 has a dense level 0 ((1+1)^8 rows) with a 2^12 table too: keeps the reference fast.
+    return small_kwargs(d, **({"log2_hashmap_size": 12} if (lattice, d) == ("grid", 8) else {}))
+
+
+def bb_inputs(lattice, d, x, with_gg_table, seed=0):
+    enc, layout = make(lattice, d, **bb_kwargs(lattice, d))
+    enc = enc.double()
+    gen = torch.Generator().manual_seed(seed + 31 * d)
+    g = torch.randn(x.shape[0], enc.output_dim, generator=gen, dtype=torch.float64)
+    gg_x = torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    gg_t = (torch.randn(enc.table.shape, generator=gen, dtype=torch.float64) if with_gg_table
+            else torch.zeros(0, dtype=torch.float64))
+    return enc, layout, g, gg_x, gg_t
+
+
+def assert_bb_close(got, want, what):
+    for name, a, b in zip(("d grad_out", "d x", "d table"), got, want):
+        scale = max(float(b.abs().max()), 1.0) if b.numel() else 1.0
+        assert_close(a, b, rtol=1e-9, atol=1e-10 * scale, what="%s %s" % (what, name))
+
+
+@pytest.mark.parametrize("with_gg_table", [True, False], ids=["gg_table", "eikonal"])
+@pytest.mark.parametrize("lattice", LATTICES)
+@pytest.mark.parametrize("d", BB_DIMS)
+def test_double_backward_kernel_matches_torch_encode(lattice, d, with_gg_table):
+    """All three outputs of the kernel, called directly and through autograd (create_graph), against
+    autograd through torch_encode; float64, dense and hashed levels."""
+    layout0 = make(lattice, d, randomize=False, **bb_kwargs(lattice, d))[1]
+    x = away_from_boundaries(rand_x(80, d, seed=300 + d, lo=0.02, hi=0.98, dtype=torch.float64), layout0,
+                             lattice)[:48]
+    assert x.shape[0] >= 16
+    enc, layout, g, gg_x, gg_t = bb_inputs(lattice, d, x, with_gg_table)
+    assert not layout["hashed"][0] and layout["hashed"][-1]
+    t = enc.table.detach()
+    want = bb_reference(gg_x, gg_t, g, x, t, torch_encode_of(enc, lattice))
+    what = "%s d=%d %s" % (lattice, d, "gg_table" if with_gg_table else "eikonal")
+    got = he._backward_backward_op(gg_x, gg_t, g, x, t, *kernel_layout(enc, lattice), True, True, True)
+    assert_bb_close(got, want, what + " kernel")
+    # The same through the registered double backward of the encoding.
+    via = bb_reference(gg_x, gg_t, g, x, t, lambda x_, t_: torch.func.functional_call(enc, {"table": t_}, (x_,)))
+    assert_bb_close(via, want, what + " autograd")
+    if lattice == "simplex" or d == 1:
+        # Piecewise-linear weights: no Hessian term, dS/dx comes from gg_table only.
+        if not with_gg_table:
+            assert float(got[1].abs().max()) == 0.0
+    else:
+        assert float(got[1].abs().max()) > 0, "the grid's mixed second derivatives must reach x"
+
+
+@pytest.mark.parametrize("lattice", LATTICES)
+def test_double_backward_kernel_only_requested_outputs(lattice):
+    d = 3
+    x = rand_x(40, d, seed=5, dtype=torch.float64)
+    enc, layout, g, gg_x, gg_t = bb_inputs(lattice, d, x, True)
+    t = enc.table.detach()
+    full = he._backward_backward_op(gg_x, gg_t, g, x, t, *kernel_layout(enc, lattice), True, True, True)
+    for flags in [(True, False, False), (False, True, False), (False, False, True)]:
+        out = he._backward_backward_op(gg_x, gg_t, g, x, t, *kernel_layout(enc, lattice), *flags)
+        for flag, a, b in zip(flags, out, full):
+            if flag:
+                assert torch.equal(a, b)
+            else:
+                assert a.shape == (0,)
+    # Empty gg_x and gg_table: zero gradients of the right shapes.
+    empty = torch.zeros(0, dtype=torch.float64)
+    dg, dx, dt = he._backward_backward_op(empty, empty, g, x, t, *kernel_layout(enc, lattice), True, True, True)
+    assert dg.shape == g.shape and dx.shape == x.shape and dt.shape == t.shape
+    assert not dg.any() and not dx.any() and not dt.any()
+    # Wrong shapes are an error, not a crash.
+    with pytest.raises(RuntimeError, match="gg_x"):
+        he._backward_backward_op(gg_x[:, :2].contiguous(), gg_t, g, x, t, *kernel_layout(enc, lattice),
+                                 True, True, True)
+    with pytest.raises(RuntimeError, match="gg_table"):
+        he._backward_backward_op(gg_x, gg_t[:-1].contiguous(), g, x, t, *kernel_layout(enc, lattice),
+                                 True, True, True)
+
+
+@pytest.mark.parametrize("lattice", LATTICES)
+@pytest.mark.parametrize("d", BB_DIMS)
+def test_double_backward_outside_unit_cube(lattice, d):
+    """Coordinates outside [0, 1] are clamped: zero d x along them, and gg_x along them does not matter;
+    coordinates exactly 0 or 1 are not clamped (as in the first backward and torch's clamp)."""
+    gen = torch.Generator().manual_seed(d)
+    x = rand_x(48, d, seed=400 + d, lo=-0.6, hi=1.6, dtype=torch.float64)
+    edge = torch.rand(x.shape, generator=gen) < 0.1
+    x = torch.where(edge, torch.randint(0, 2, x.shape, generator=gen).double(), x)
+    outside = (x < 0) | (x > 1)
+    assert bool(outside.any()) and bool((~outside).any())
+    enc, layout, g, gg_x, gg_t = bb_inputs(lattice, d, x, True, seed=1)
+    t = enc.table.detach()
+    args = kernel_layout(enc, lattice)
+    got = he._backward_backward_op(gg_x, gg_t, g, x, t, *args, True, True, True)
+    want = bb_reference(gg_x, gg_t, g, x, t, torch_encode_of(enc, lattice))
+    assert_bb_close(got, want, "%s d=%d outside [0, 1]" % (lattice, d))
+    assert bool((got[1][outside] == 0).all())
+    gg_x2 = torch.where(outside, 100.0 * torch.randn(x.shape, generator=gen, dtype=torch.float64), gg_x)
+    got2 = he._backward_backward_op(gg_x2, gg_t, g, x, t, *args, True, True, True)
+    for a, b in zip(got, got2):
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def tiny_encoding(lattice, d, seed=0):
+    """A two-level layout small enough for a full gradgradcheck at any d: level 0 dense when it has at most
+    512 rows (else hashed), level 1 hashed with 64 (or 32) rows."""
+    resolutions = [1.0, 3.0]
+    sizes = []
+    for i, n in enumerate(resolutions):
+        dense = (ref.level_max_coord(n, d, lattice) + 1) ** d
+        sizes.append(dense if i == 0 and dense <= 512 else (64 if dense != 64 else 32))
+    offsets = [0, sizes[0], sizes[0] + sizes[1]]
+    layout = ref.layout_from_offsets(d, offsets, resolutions, lattice)
+    g = torch.Generator().manual_seed(seed + d)
+    table = torch.rand(offsets[-1], 2, generator=g, dtype=torch.float64) * 2 - 1
+    return resolutions, offsets, layout, table
+
+
+@pytest.mark.parametrize("lattice", LATTICES)
+@pytest.mark.parametrize("d", BB_DIMS)
+def test_gradgradcheck_all_dims(lattice, d):
+    from gshell.ops.hash_encoding import hash_encode
+    resolutions, offsets, layout, table = tiny_encoding(lattice, d)
+    x = away_from_boundaries(rand_x(60, d, seed=8, lo=0.05, hi=0.95, dtype=torch.float64), layout, lattice,
+                             tol=1e-2)[:3]
+    assert x.shape[0] == 3
+
+    def f(x, t):
+        return hash_encode(x, t, offsets, resolutions, lattice)
+    assert torch.autograd.gradgradcheck(f, (x.requires_grad_(True), table.requires_grad_(True)), eps=1e-6,
+                                        atol=1e-5, fast_mode=d >= 6)
+
+
+def _sdf_net(seed, dtype):
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Softplus(beta=10), torch.nn.Linear(16, 1)).to(dtype)
+
+
+@pytest.mark.parametrize("lattice", LATTICES)
+@pytest.mark.parametrize("d", [2, 3])
+def test_eikonal_step_matches_torch_encode(lattice, d):
+    """One training step of a tiny SDF network with an Eikonal term (float64): the gradients of every
+    parameter (MLP and table) and of the points equal those of the torch_encode-based network."""
+    enc, layout = make(lattice, d, randomize=False, n_levels=4, n_features_per_level=2,
+                       log2_hashmap_size={2: 7, 3: 10}[d], base_resolution=4, per_level_scale=1.5, seed=3)
+    assert not layout["hashed"][0] and layout["hashed"][-1]
+    enc = enc.double()
+    with torch.no_grad():
+        enc.table.copy_(0.1 * torch.randn(enc.table.shape, generator=torch.Generator().manual_seed(0)))
+    table_ref = torch.nn.Parameter(enc.table.detach().clone())
+    mlp, mlp_ref = _sdf_net(0, torch.float64), _sdf_net(0, torch.float64)
+    x0 = away_from_boundaries(rand_x(400, d, seed=5, lo=0.05, hi=0.95, dtype=torch.float64), layout, lattice)
+    x0 = torch.cat([x0[:190], rand_x(10, d, seed=6, lo=-0.3, hi=1.3, dtype=torch.float64)])
+    encode_ref = torch_encode_of(enc, lattice)
+
+    def step(encode_fn, net):
+        x = x0.clone().requires_grad_(True)
+        sdf = net(encode_fn(x))
+        (g,) = torch.autograd.grad(sdf.sum(), x, create_graph=True)
+        loss = (sdf - ((x - 0.5).norm(dim=-1, keepdim=True) - 0.3)).square().mean() \
+            + 0.1 * (g.norm(dim=-1) - 1).square().mean()
+        loss.backward()
+        return loss.detach(), x.grad
+
+    loss, xg = step(enc, mlp)
+    loss_r, xg_r = step(lambda x: encode_ref(x, table_ref), mlp_ref)
+    assert float(loss) == pytest.approx(float(loss_r), rel=1e-12)
+    assert float(enc.table.grad.abs().max()) > 0
+    assert_close(enc.table.grad, table_ref.grad, rtol=1e-9, atol=1e-12, what="%s Eikonal dL/dtable" % lattice)
+    assert_close(xg, xg_r, rtol=1e-9, atol=1e-12, what="%s Eikonal dL/dx" % lattice)
+    for (name, p), q in zip(mlp.named_parameters(), mlp_ref.parameters()):
+        assert_close(p.grad, q.grad, rtol=1e-9, atol=1e-12, what="%s Eikonal dL/d%s" % (lattice, name))
+
+
+@pytest.mark.parametrize("lattice", LATTICES)
+def test_eikonal_uses_the_kernel(lattice, monkeypatch):
+    """The double backward of an Eikonal loss runs the kernel, not autograd through torch_encode."""
+    def fail(*args, **kwargs):
+        raise AssertionError("torch_encode was called")
+    monkeypatch.setattr(he, "torch_encode", fail)
+    enc, _ = make(lattice, 3, **small_kwargs(3))
+    x = rand_x(64, 3, seed=1).requires_grad_(True)
+    (g,) = torch.autograd.grad(enc(x).square().sum(), x, create_graph=True)
+    (g.norm(dim=-1) - 1).square().mean().backward()
+    assert torch.isfinite(enc.table.grad).all() and float(enc.table.grad.abs().max()) > 0
+
+
+@pytest.mark.parametrize("lattice", LATTICES)
+def test_triple_backward_matches_torch_encode(lattice):
+    """The double backward op is differentiable once more (by autograd through torch_encode)."""
+    d = 2
+    x0 = rand_x(20, d, seed=12, lo=0.05, hi=0.95, dtype=torch.float64)
+    enc, layout, g, gg_x, gg_t = bb_inputs(lattice, d, x0, True)
+    gen = torch.Generator().manual_seed(2)
+    c = [torch.randn(v.shape, generator=gen, dtype=torch.float64) for v in (g, x0, enc.table)]
+
+    def third(encode_fn):
+        g_, x_, t_, ggx_, ggt_ = (v.detach().clone().requires_grad_(True) for v in (g, x0, enc.table, gg_x, gg_t))
+        gx, gt = torch.autograd.grad(encode_fn(x_, t_), (x_, t_), g_, create_graph=True)
+        s = (gx * ggx_).sum() + (gt * ggt_).sum()
+        firsts = torch.autograd.grad(s, (g_, x_, t_), create_graph=True)
+        total = sum((a * b).sum() for a, b in zip(firsts, c))
+        return torch.autograd.grad(total, (g_, x_, t_, ggx_, ggt_), allow_unused=True)
+
+    got = third(lambda x, t: torch.func.functional_call(enc, {"table": t}, (x,)))
+    want = third(torch_encode_of(enc, lattice))
+    for i, (a, b) in enumerate(zip(got, want)):
+        assert (a is None) == (b is None) or float((a if a is not None else b).abs().max()) == 0, i
+        if a is not None and b is not None:
+            assert_close(a, b, rtol=1e-9, atol=1e-10, what="%s triple backward input %d" % (lattice, i))
+
+
+@pytest.mark.parametrize("lattice", LATTICES)
+def test_double_backward_opcheck(lattice):
+    d = 3
+    x = rand_x(16, d, seed=2, dtype=torch.float64)
+    enc, layout, g, gg_x, gg_t = bb_inputs(lattice, d, x, True)
+    args = (gg_x, gg_t, g, x, enc.table.detach(), *kernel_layout(enc, lattice))
+    torch.library.opcheck(he._backward_backward_op, args + (True, True, True))
+    torch.library.opcheck(he._backward_backward_op, (gg_x, torch.zeros(0, dtype=torch.float64)) + args[2:]
+                          + (True, False, True))
+
+
 # --------------------------------------------------------------------------------------------- properties
 
 @pytest.mark.parametrize("lattice", LATTICES)
@@ -656,3 +912,17 @@ def test_cuda_device_mismatch(lattice):
     enc = enc_class(lattice)(3, n_levels=2, log2_hashmap_size=8)
     with pytest.raises((ValueError, TypeError), match="device|cuda|cpu"):
         enc(torch.rand(4, 3, device="cuda"))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("lattice", LATTICES)
+@pytest.mark.parametrize("d", DIMS)
+def test_cuda_double_backward_kernel_matches_cpu(lattice, d):
+    x = rand_x(500, d, seed=d, lo=-0.2, hi=1.2, dtype=torch.float64)
+    enc, layout, g, gg_x, gg_t = bb_inputs(lattice, d, x, True)
+    args = (gg_x, gg_t, g, x, enc.table.detach(), *kernel_layout(enc, lattice), True, True, True)
+    cpu = he._backward_backward_op(*args)
+    cuda = he._backward_backward_op(*[a.cuda() if torch.is_tensor(a) else a for a in args])
+    for name, a, b in zip(("d grad_out", "d x", "d table"), cpu, cuda):
+        assert_close(b.cpu(), a, rtol=1e-9, atol=1e-9, what="%s d=%d CUDA vs CPU double backward %s"
+                     % (lattice, d, name))

@@ -11,6 +11,17 @@
 //   simplex: the lattice
 // forward returns (B, L * F), level-major. backward returns grad_x (B, D) (zero where x was
 // clamped) and grad_table (rows, F); either is an empty tensor when not requested.
+//
+// backward_backward (the double backward, for losses on grad_x such as an Eikonal term) takes
+// gg_x (B, D) and gg_table (rows, F), the gradients of a scalar S = <grad_x, gg_x> +
+// <grad_table, gg_table> w.r.t. backward's outputs (either may be an empty tensor: zero), and
+// returns dS/dgrad_out (B, L * F), dS/dx (B, D) and dS/dtable (rows, F), each an empty tensor when
+// not requested. With corner weights w_c(x) and rows r_c of a point and level, g its grad_out slice:
+//   dS/dg       = sum_c (dw_c . gg_x) T[r_c] + sum_c w_c gg_table[r_c]
+//   dS/dT[r_c] += (dw_c . gg_x) g
+//   dS/dx       = sum_c (H_c gg_x) (g . T[r_c]) + sum_c dw_c (g . gg_table[r_c])
+// with dw_c, H_c the gradient and Hessian of w_c in x (lattice.h); gg_x and dS/dx are zero along
+// clamped coordinates of x, as grad_x is.
 #pragma once
 #include <ATen/ATen.h>
 
@@ -65,6 +76,11 @@ std::tuple<at::Tensor, at::Tensor> hash_encoding_backward_cpu(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& table,
     const at::Tensor& offsets, const at::Tensor& scales, const at::Tensor& res,
     const at::Tensor& hashed, bool simplex, bool need_x, bool need_table);
+std::tuple<at::Tensor, at::Tensor, at::Tensor> hash_encoding_backward_backward_cpu(
+    const at::Tensor& gg_x, const at::Tensor& gg_table, const at::Tensor& grad_out,
+    const at::Tensor& x, const at::Tensor& table, const at::Tensor& offsets,
+    const at::Tensor& scales, const at::Tensor& res, const at::Tensor& hashed, bool simplex,
+    bool need_grad_out, bool need_x, bool need_table);
 #ifdef WITH_CUDA
 at::Tensor hash_encoding_forward_cuda(const at::Tensor& x, const at::Tensor& table,
                                       const at::Tensor& offsets, const at::Tensor& scales,
@@ -73,6 +89,11 @@ std::tuple<at::Tensor, at::Tensor> hash_encoding_backward_cuda(
     const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& table,
     const at::Tensor& offsets, const at::Tensor& scales, const at::Tensor& res,
     const at::Tensor& hashed, bool simplex, bool need_x, bool need_table);
+std::tuple<at::Tensor, at::Tensor, at::Tensor> hash_encoding_backward_backward_cuda(
+    const at::Tensor& gg_x, const at::Tensor& gg_table, const at::Tensor& grad_out,
+    const at::Tensor& x, const at::Tensor& table, const at::Tensor& offsets,
+    const at::Tensor& scales, const at::Tensor& res, const at::Tensor& hashed, bool simplex,
+    bool need_grad_out, bool need_x, bool need_table);
 #endif
 
 inline void hash_encoding_check(const at::Tensor& x, const at::Tensor& table,
@@ -120,17 +141,24 @@ inline at::Tensor hash_encoding_forward(const at::Tensor& x, const at::Tensor& t
   return hash_encoding_forward_cpu(x, table, offsets, scales, res, hashed, simplex);
 }
 
-inline std::tuple<at::Tensor, at::Tensor> hash_encoding_backward(
-    const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& table,
-    const at::Tensor& offsets, const at::Tensor& scales, const at::Tensor& res,
-    const at::Tensor& hashed, bool simplex, bool need_x, bool need_table) {
-  hash_encoding_check(x, table, offsets, scales, res, hashed);
+inline void hash_encoding_check_grad_out(const at::Tensor& grad_out, const at::Tensor& x,
+                                         const at::Tensor& table, const at::Tensor& scales) {
   GSHELL_CHECK(grad_out.dim() == 2 && grad_out.size(0) == x.size(0) &&
                    grad_out.size(1) == scales.size(0) * table.size(1),
                "hash_encoding", "expected grad_out of shape (", x.size(0), ", ",
                scales.size(0) * table.size(1), ") but got ", grad_out.sizes());
   GSHELL_CHECK_DTYPE("hash_encoding", grad_out, x.scalar_type());
+  GSHELL_CHECK(grad_out.device() == x.device(), "hash_encoding", "expected grad_out on ",
+               x.device(), " but got ", grad_out.device());
   GSHELL_CHECK_CONTIGUOUS("hash_encoding", grad_out);
+}
+
+inline std::tuple<at::Tensor, at::Tensor> hash_encoding_backward(
+    const at::Tensor& grad_out, const at::Tensor& x, const at::Tensor& table,
+    const at::Tensor& offsets, const at::Tensor& scales, const at::Tensor& res,
+    const at::Tensor& hashed, bool simplex, bool need_x, bool need_table) {
+  hash_encoding_check(x, table, offsets, scales, res, hashed);
+  hash_encoding_check_grad_out(grad_out, x, table, scales);
   if (x.is_cuda()) {
 #ifdef WITH_CUDA
     return hash_encoding_backward_cuda(grad_out, x, table, offsets, scales, res, hashed, simplex,
@@ -141,6 +169,41 @@ inline std::tuple<at::Tensor, at::Tensor> hash_encoding_backward(
   }
   return hash_encoding_backward_cpu(grad_out, x, table, offsets, scales, res, hashed, simplex,
                                     need_x, need_table);
+}
+
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor> hash_encoding_backward_backward(
+    const at::Tensor& gg_x, const at::Tensor& gg_table, const at::Tensor& grad_out,
+    const at::Tensor& x, const at::Tensor& table, const at::Tensor& offsets,
+    const at::Tensor& scales, const at::Tensor& res, const at::Tensor& hashed, bool simplex,
+    bool need_grad_out, bool need_x, bool need_table) {
+  const char* op = "hash_encoding_backward_backward";
+  hash_encoding_check(x, table, offsets, scales, res, hashed);
+  hash_encoding_check_grad_out(grad_out, x, table, scales);
+  // gg_x and gg_table: the shape of x and table, or empty (zero).
+  auto check_gg = [&](const char* name, const at::Tensor& gg, const at::Tensor& like) {
+    if (gg.numel() == 0 && gg.dim() == 1) return;
+    GSHELL_CHECK(gg.sizes() == like.sizes(), op, "expected ", name, " of shape ", like.sizes(),
+                 " or empty but got ", gg.sizes());
+    GSHELL_CHECK(gg.scalar_type() == x.scalar_type(), op, "expected ", name, " of dtype ",
+                 x.scalar_type(), " but got ", gg.scalar_type());
+    GSHELL_CHECK(gg.device() == x.device(), op, "expected ", name, " on ", x.device(),
+                 " but got ", gg.device());
+    GSHELL_CHECK(gg.is_contiguous(), op, "expected ", name, " to be contiguous");
+  };
+  check_gg("gg_x", gg_x, x);
+  check_gg("gg_table", gg_table, table);
+  if (x.is_cuda()) {
+#ifdef WITH_CUDA
+    return hash_encoding_backward_backward_cuda(gg_x, gg_table, grad_out, x, table, offsets, scales,
+                                                res, hashed, simplex, need_grad_out, need_x,
+                                                need_table);
+#else
+    GSHELL_CHECK(false, "hash_encoding", "gshell was built without CUDA support");
+#endif
+  }
+  return hash_encoding_backward_backward_cpu(gg_x, gg_table, grad_out, x, table, offsets, scales,
+                                             res, hashed, simplex, need_grad_out, need_x,
+                                             need_table);
 }
 
 }  // namespace gshell

@@ -10,6 +10,13 @@
 //
 // for_each_corner calls fn(k, w, dw) with the corner's integer coordinates k (D), its weight w
 // and, when WITH_GRAD, dw/dx (D) for the clamped x.
+//
+// The *_corners_hvp variants (for the double backward) call fn(k, w, dw, a, hv) with, for a
+// direction v (D), also a = dw . v and hv = H v, H the Hessian d^2 w / dx^2 (D x D) of the weight
+// of the clamped x. The grid's d-linear weights have H_ij = s_i s_j prod_{k != i,j} phi_k (i != j,
+// phi_k = f_k or 1 - f_k, s_k = +-scale), H_ii = 0; the simplex weights are piecewise linear in x,
+// so H = 0 there. Like dw, hv ignores the clamp: the caller zeroes v and the result along clamped
+// coordinates.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -54,10 +61,9 @@ GSHELL_HD scalar_t clamp01(scalar_t v) {
   return v < scalar_t(0) ? scalar_t(0) : (v > scalar_t(1) ? scalar_t(1) : v);
 }
 
-template <int D, bool WITH_GRAD, typename scalar_t, typename Fn>
-GSHELL_HD void grid_corners(const scalar_t* x, scalar_t scale, int32_t R, Fn&& fn) {
-  int32_t cell[D];
-  scalar_t f[D];
+// The grid cell of x (its lowest corner) and the fractions of p = clamp(x) * scale in it.
+template <int D, typename scalar_t>
+GSHELL_HD void grid_cell(const scalar_t* x, scalar_t scale, int32_t R, int32_t* cell, scalar_t* f) {
   for (int i = 0; i < D; ++i) {
     const scalar_t p = clamp01(x[i]) * scale;
     int32_t c = static_cast<int32_t>(p);  // p >= 0: truncation is floor
@@ -65,6 +71,13 @@ GSHELL_HD void grid_corners(const scalar_t* x, scalar_t scale, int32_t R, Fn&& f
     cell[i] = c;
     f[i] = p - static_cast<scalar_t>(c);
   }
+}
+
+template <int D, bool WITH_GRAD, typename scalar_t, typename Fn>
+GSHELL_HD void grid_corners(const scalar_t* x, scalar_t scale, int32_t R, Fn&& fn) {
+  int32_t cell[D];
+  scalar_t f[D];
+  grid_cell<D>(x, scale, R, cell, f);
   for (int corner = 0; corner < (1 << D); ++corner) {
     int32_t k[D];
     scalar_t w = 1;
@@ -128,6 +141,51 @@ GSHELL_HD void simplex_corners(const scalar_t* x, scalar_t scale, Fn&& fn) {
     }
     fn(k, hi - lo, dw);
   }
+}
+
+template <int D, typename scalar_t, typename Fn>
+GSHELL_HD void grid_corners_hvp(const scalar_t* x, const scalar_t* v, scalar_t scale, int32_t R,
+                                Fn&& fn) {
+  int32_t cell[D];
+  scalar_t f[D];
+  grid_cell<D>(x, scale, R, cell, f);
+  for (int corner = 0; corner < (1 << D); ++corner) {
+    int32_t k[D];
+    scalar_t phi[D], sv[D], dw[D], hv[D];
+    scalar_t w = 1;
+    for (int i = 0; i < D; ++i) {
+      const int bit = (corner >> i) & 1;
+      k[i] = cell[i] + bit;
+      phi[i] = bit ? f[i] : scalar_t(1) - f[i];
+      sv[i] = (bit ? scale : -scale) * v[i];  // d phi_i along v
+      w *= phi[i];
+    }
+    scalar_t a = 0;
+    for (int i = 0; i < D; ++i) {
+      // dw_i = s_i prod_{j != i} phi_j, and its derivative along v (forward mode, dual numbers).
+      scalar_t val = (corner >> i) & 1 ? scale : -scale, der = 0;
+      for (int j = 0; j < D; ++j) {
+        if (j == i) continue;
+        der = der * phi[j] + val * sv[j];
+        val *= phi[j];
+      }
+      dw[i] = val;
+      hv[i] = der;
+      a += val * v[i];
+    }
+    fn(k, w, static_cast<const scalar_t*>(dw), a, static_cast<const scalar_t*>(hv));
+  }
+}
+
+template <int D, typename scalar_t, typename Fn>
+GSHELL_HD void simplex_corners_hvp(const scalar_t* x, const scalar_t* v, scalar_t scale, Fn&& fn) {
+  scalar_t hv[D];
+  for (int i = 0; i < D; ++i) hv[i] = 0;
+  simplex_corners<D, true>(x, scale, [&](const int32_t* k, scalar_t w, const scalar_t* dw) {
+    scalar_t a = 0;
+    for (int i = 0; i < D; ++i) a += dw[i] * v[i];
+    fn(k, w, dw, a, static_cast<const scalar_t*>(hv));
+  });
 }
 
 }  // namespace gshell

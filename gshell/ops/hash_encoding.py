@@ -1,6 +1,7 @@
-"""Multiresolution hash encoding on a grid or simplex lattice: kernels for forward and backward,
-and a double backward (gradients of input-gradients, for Eikonal losses) by automatic
-differentiation of a plain-PyTorch formulation of the same encoding.
+"""Multiresolution hash encoding on a grid or simplex lattice: kernels for forward, backward and
+double backward (gradients of input-gradients, for Eikonal losses). A third derivative, rarely
+wanted, is taken by automatic differentiation of a plain-PyTorch formulation of the same encoding
+(:func:`torch_encode`, also the reference of the tests).
 
 Grid: instant-ngp (Müller et al. 2022, https://arxiv.org/abs/2201.05989). Simplex: "Efficient
 Encoding of Graphics Primitives with Simplex-based Structures" (Wen & Yang 2023,
@@ -76,7 +77,7 @@ def _corner_rows(k, r, hashed, size):
 
 
 def torch_encode(x, table, offsets, scales, res, hashed, lattice):
-    """The encoding in differentiable PyTorch ops (used for double backward).
+    """The encoding in differentiable PyTorch ops (used for triple backward and as a reference).
 
     Args:
         x: (B, d) float tensor. table: (rows, F). offsets: list of L+1 ints. scales: (L,) tensor.
@@ -174,25 +175,84 @@ def _backward_setup(ctx, inputs, output):
 
 
 def _backward_backward(ctx, gg_x, gg_table):
-    """Double backward by autograd through torch_encode (same values as the kernels)."""
+    """Double backward by the kernel: gradients of <grad_x, gg_x> + <grad_table, gg_table>."""
     grad_out, x, table, offsets, scales, res, hashed = ctx.saved_tensors
+    need_g, need_x, need_t = ctx.needs_input_grad[:3]
+    use_x = ctx.need_x and gg_x is not None and gg_x.numel() > 0
+    use_t = ctx.need_table and gg_table is not None and gg_table.numel() > 0
+    if not (use_x or use_t) or not (need_g or need_x or need_t):
+        return (None,) * 10
+    empty = x.new_empty((0,))
+    dg, dx, dt = _backward_backward_op(gg_x.contiguous() if use_x else empty,
+                                       gg_table.contiguous() if use_t else empty,
+                                       grad_out, x, table, offsets, scales, res, hashed,
+                                       ctx.simplex, need_g, need_x, need_t)
+    return (dg if need_g else None, dx if need_x else None, dt if need_t else None,
+            None, None, None, None, None, None, None)
+
+
+@torch.library.custom_op("gshell::hash_encoding_backward_backward", mutates_args=())
+def _backward_backward_op(gg_x: Tensor, gg_table: Tensor, grad_out: Tensor, x: Tensor,
+                          table: Tensor, offsets: Tensor, scales: Tensor, res: Tensor,
+                          hashed: Tensor, simplex: bool, need_grad_out: bool, need_x: bool,
+                          need_table: bool) -> Tuple[Tensor, Tensor, Tensor]:
+    """gg_x (B, d) or (0,), gg_table (rows, F) or (0,) (empty: zero) -> the gradients of
+    S = <grad_x, gg_x> + <grad_table, gg_table> w.r.t. grad_out (B, L*F), x (B, d) and table
+    (rows, F), each (0,) when not requested (see csrc/hash_encoding/hash_encoding.h)."""
+    dg, dx, dt = ext().hash_encoding_backward_backward(
+        gg_x.contiguous(), gg_table.contiguous(), grad_out.contiguous(), x, table, offsets,
+        scales, res, hashed, simplex, need_grad_out, need_x, need_table)
+    return dg, dx, dt
+
+
+@_backward_backward_op.register_fake
+def _(gg_x, gg_table, grad_out, x, table, offsets, scales, res, hashed, simplex, need_grad_out,
+      need_x, need_table):
+    return (grad_out.new_empty(grad_out.shape if need_grad_out else (0,)),
+            x.new_empty(x.shape if need_x else (0,)),
+            table.new_empty(table.shape if need_table else (0,)))
+
+
+def _backward_backward_setup(ctx, inputs, output):
+    gg_x, gg_table, grad_out, x, table, offsets, scales, res, hashed, simplex = inputs[:10]
+    ctx.save_for_backward(gg_x, gg_table, grad_out, x, table, offsets, scales, res, hashed)
+    ctx.simplex = simplex
+
+
+def _triple_backward(ctx, d_dg, d_dx, d_dt):
+    """Backward of the double backward by autograd through torch_encode (slow; differentiable once:
+    a fourth derivative raises autograd's "does not require grad" error)."""
+    gg_x, gg_table, grad_out, x, table, offsets, scales, res, hashed = ctx.saved_tensors
+    needs = ctx.needs_input_grad[:5]
+    none = (None,) * 8
+    if not any(needs):
+        return (None,) * 5 + none
     lattice = "simplex" if ctx.simplex else "grid"
     with torch.enable_grad():
-        g_ = grad_out.detach().requires_grad_(True)
-        x_ = x.detach().requires_grad_(True)
-        t_ = table.detach().requires_grad_(True)
+        leaves = [t.detach().requires_grad_(True) for t in (gg_x, gg_table, grad_out, x, table)]
+        ggx_, ggt_, g_, x_, t_ = leaves
         out = torch_encode(x_, t_, offsets.tolist(), scales, res.tolist(),
                            [bool(h) for h in hashed.tolist()], lattice)
         gx, gt = torch.autograd.grad(out, (x_, t_), g_, create_graph=True)
+        s = 0
+        if ggx_.numel():
+            s = s + (gx * ggx_).sum()
+        if ggt_.numel():
+            s = s + (gt * ggt_).sum()
+        if not torch.is_tensor(s) or not s.requires_grad:
+            return (None,) * 5 + none
+        firsts = torch.autograd.grad(s, (g_, x_, t_), create_graph=True, allow_unused=True)
         total = 0
-        if ctx.need_x and gg_x is not None and gg_x.numel():
-            total = total + (gx * gg_x).sum()
-        if ctx.need_table and gg_table is not None and gg_table.numel():
-            total = total + (gt * gg_table).sum()
-        if not torch.is_tensor(total) or not total.requires_grad:
-            return (None,) * 10
-        dg, dx, dt = torch.autograd.grad(total, (g_, x_, t_), allow_unused=True)
-    return (dg, dx, dt, None, None, None, None, None, None, None)
+        for first, cot in zip(firsts, (d_dg, d_dx, d_dt)):
+            if first is not None and first.requires_grad and cot is not None and cot.numel():
+                total = total + (first * cot).sum()
+        if not torch.is_tensor(total):
+            return (None,) * 5 + none
+        grads = torch.autograd.grad(total, leaves, allow_unused=True)
+    return tuple(gr if need else None for gr, need in zip(grads, needs)) + none
+
+
+_backward_backward_op.register_autograd(_triple_backward, setup_context=_backward_backward_setup)
 
 
 _backward_op.register_autograd(_backward_backward, setup_context=_backward_setup)

@@ -4,7 +4,7 @@
 #   1. builds gshell._C with CUDA (TORCH_CUDA_ARCH_LIST=9.0, MAX_JOBS=16),
 #   2. checks that the build has CUDA and that a GPU is visible,
 #   3. runs the `gpu` tests (python3 -m pytest -q -m gpu tests),
-#   4. runs scripts/bench_tets.py on cuda and on cpu, scripts/bench_mc.py and scripts/bench_encoding.py on cuda,
+#   4. runs scripts/bench_tets.py on cuda and on cpu, scripts/bench_mc.py, bench_encoding.py and bench_render.py on cuda,
 # then prints one summary table (step, status, seconds) followed by the benchmark tables.
 # Logs go to $OUT/gpu_check/ when OUT is set, else build/gpu_check/. Any failing step fails the
 # script (exit 1) after the summary; the whole run is capped below 8 minutes.
@@ -79,7 +79,7 @@ finish() {
       echo; echo "---- scripts/bench_tets.py --device $dev ----"; cat "$LOGDIR/bench_$dev.log"
     fi
   done
-  for b in mc encoding; do
+  for b in mc encoding render; do
     if [ -s "$LOGDIR/bench_${b}_cuda.log" ]; then
       echo; echo "---- scripts/bench_$b.py --device cuda ----"; cat "$LOGDIR/bench_${b}_cuda.log"
     fi
@@ -145,6 +145,7 @@ tail -n 3 "$LOGDIR/pytest_gpu.log" 2>/dev/null | sed 's/^/    /'
 step "bench cuda" 150 "$LOGDIR/bench_cuda.log" $PY scripts/bench_tets.py --device cuda ${BENCH_CUDA_ARGS:-} || true
 step "bench mc cuda" 90 "$LOGDIR/bench_mc_cuda.log" $PY scripts/bench_mc.py --device cuda || true
 step "bench encoding cuda" 90 "$LOGDIR/bench_encoding_cuda.log" $PY scripts/bench_encoding.py --device cuda || true
+step "bench render cuda" 60 "$LOGDIR/bench_render_cuda.log" $PY scripts/bench_render.py --device cuda || true
 # The CPU run is secondary (CPU numbers come from the 2-core machines): smooth fields, one timed
 # run per case, and skipped rather than failed when the budget is spent.
 OPTIONAL=1 step "bench cpu" 150 "$LOGDIR/bench_cpu.log" \

@@ -1,6 +1,7 @@
 """The README's Python example runs as written."""
 import os
 import re
+import shutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -9,6 +10,7 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
         blocks = re.findall(r"```python\n(.*?)```", fh.read(), flags=re.S)
     assert blocks, "README.md has no python example"
+    shutil.copytree(os.path.join(ROOT, "assets"), tmp_path / "assets")  # the demo asset
     monkeypatch.chdir(tmp_path)
     spaces = []
     for code in blocks:
@@ -25,3 +27,8 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     encoding = spaces[2]
     assert encoding["enc"].table.grad is not None and encoding["feat"].shape == (4096, 32)
     assert encoding["enc2"].output_dim == 16
+    render = spaces[3]
+    assert render["img"].shape == (4, 64, 64, 3) and render["verts"].grad.abs().sum() > 0
+    assert (render["rast"][..., 3] > 0).any()
+    recon = spaces[4]
+    assert recon["result"].faces.shape[0] > 0 and len(recon["result"].history) == 20

@@ -179,3 +179,39 @@ def test_reconstruct_bad_inputs():
         rv.synthetic_views(torch.zeros(3, 3), torch.zeros(0, 3, dtype=torch.long))
     with pytest.raises(ValueError, match="finite"):
         rv.synthetic_views(torch.full((3, 3), float("nan")), torch.tensor([[0, 1, 2]]))
+
+
+def test_reconstruct_command(tmp_path, capsys):
+    from gshell import cli
+
+    asset = os.path.join(os.path.dirname(__file__), "..", "assets", "cup.ply")
+    out = tmp_path / "rec"
+    rc = cli.main(["reconstruct", asset, "--out", str(out), "--views", "6", "--grid-res", "16",
+                   "--steps", "4", "--image-res", "48", "--format", "ply,obj,glb", "--quiet"])
+    assert rc == 0
+    for name in ("mesh.ply", "mesh.obj", "mesh.glb", "comparison.png", "metrics.json"):
+        assert (out / name).stat().st_size > 0
+    import json
+
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["boundary_loops_gt"] == 1 and 0 <= m["fscore"] <= 1
+    from PIL import Image
+
+    with Image.open(out / "comparison.png") as im:
+        assert im.size == (6 * 48, 2 * 48)  # 6 views at the targets' resolution, 2 rows
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["reconstruct"], "expected a target MESH or --neus"),
+    (["reconstruct", "missing.ply", "--quiet"], "does not exist"),
+    (["reconstruct", "x.ply", "--steps", "0"], "positive"),
+    (["reconstruct", "x.ply", "--format", "stl"], "formats"),
+])
+def test_reconstruct_command_errors(tmp_path, capsys, monkeypatch, argv, message):
+    from gshell import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.ply").write_bytes(b"ply\n")
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

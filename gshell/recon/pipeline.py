@@ -51,6 +51,8 @@ class ReconConfig:
         w_unseen: weight of the "open" term on the vertices of surface that none of the views
             sees (checked every ``visibility_every`` steps per grid tet): inner walls and
             floaters hidden from every camera are cut away.
+        w_msdf_smooth: weight of the squared mSDF gradient (finite differences over grid edges
+            near the surface): a smooth cut, no speckle holes.
         min_component: connected components of the result with fewer than this fraction of its
             faces are dropped (0 keeps everything).
         carve_start: fraction of all steps before the carve loss starts.
@@ -77,8 +79,9 @@ class ReconConfig:
     w_sdf_reg: float = 0.02
     w_open: float = 0.0
     w_unseen: float = 1e-3
+    w_msdf_smooth: float = 1e-3
     visibility_every: int = 10
-    min_component: float = 0.005
+    min_component: float = 0.01
     w_close: float = 1e-3
     carve_start: float = 0.25
     carve_depth: float = 0.04
@@ -186,8 +189,9 @@ def _losses(geo, out, views, cfg, carve_on, backend, unseen=None):
     if views.depth is not None and views.normal is not None:
         # (not in front of it: a thick wall's inner side is carved too, revealing the sheet)
         behind = views.depth > b["depth"].detach() - cfg.carve_depth
-        t_back = (views.normal * b["normal"].detach()).sum(-1) < 0
-        carve = carve | (both & behind & t_back & b["front"])
+        t_back = (views.normal * b["view_dir"]).sum(-1) < -0.1
+        p_front = (b["normal"].detach() * b["view_dir"]).sum(-1) > 0.1
+        carve = carve | (both & behind & t_back & p_front)
     fit = both & ~carve
     nfit = fit.sum().clamp(min=1)
     total = cfg.w_mask * terms["mask"]
@@ -203,6 +207,9 @@ def _losses(geo, out, views, cfg, carve_on, backend, unseen=None):
         total = total + cfg.w_carve * terms["carve"]
         if cfg.w_open:
             total = total + cfg.w_open * geo.msdf_open_loss(out)
+        if cfg.w_msdf_smooth:
+            terms["smooth"] = _msdf_smoothness(geo, out)
+            total = total + cfg.w_msdf_smooth * terms["smooth"]
         if unseen is not None and cfg.w_unseen and bool(unseen.any()):
             m = geo.msdf_values()[unseen]
             terms["unseen"] = F.huber_loss(m.clamp(min=-1e-3), torch.full_like(m, -1e-3), reduction="sum")
@@ -214,6 +221,18 @@ def _losses(geo, out, views, cfg, carve_on, backend, unseen=None):
         vis[out.faces[seen].reshape(-1)] = True
         total = total + cfg.w_close * geo.msdf_close_loss(out, vertex_mask=vis)
     return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+def _msdf_smoothness(geo, out):
+    """Mean squared mSDF difference over grid edges in the surface band (corners of tets that
+    hold faces): keeps the cut a smooth curve without speckle holes."""
+    grid = geo.grid
+    band = torch.zeros(grid.num_vertices, dtype=torch.bool, device=out.verts.device)
+    band[grid.tets[out.face_tet].reshape(-1)] = True
+    e = grid.kernel_tables()[1]
+    e = e[band[e[:, 0].long()] & band[e[:, 1].long()]].long()
+    m = geo.msdf_values()
+    return (m[e[:, 0]] - m[e[:, 1]]).square().mean() / grid.spacing ** 2 if e.numel() else m.sum() * 0
 
 
 @torch.no_grad()

@@ -137,8 +137,9 @@ def render_buffers(verts, faces, mvp, campos, resolution, attrs=None, antialias_
         dict of tensors: ``rast`` (B, H, W, 4); ``covered`` (B, H, W) bool; ``mask`` (B, H, W)
         float (antialiased); ``depth`` (B, H, W) distance to the camera center (0 outside);
         ``normal`` (B, H, W, 3) world-space face normals by winding (0 outside); ``front``
-        (B, H, W) bool, covered by a face turned towards the camera; ``attrs`` (B, H, W, C) or
-        None.
+        (B, H, W) bool, covered by a face turned towards the camera; ``view_dir`` (B, H, W, 3)
+        unit vectors from the surface to the camera (detached, 0 outside); ``attrs``
+        (B, H, W, C) or None.
     """
     from gshell.render import antialias, interpolate, rasterize, transform_pos
 
@@ -151,7 +152,9 @@ def render_buffers(verts, faces, mvp, campos, resolution, attrs=None, antialias_
     cov_f = covered.to(verts.dtype)
     xyz, _ = interpolate(verts, rast, tri)
     view_vec = campos[:, None, None, :] - xyz
-    depth = view_vec.norm(dim=-1) * cov_f
+    dist = view_vec.norm(dim=-1)
+    depth = dist * cov_f
+    view_dir = (view_vec / dist.clamp(min=1e-12)[..., None]).detach() * cov_f[..., None]
     fn = face_normals(verts, faces)
     normal = fn[tid.clamp(min=0)] * cov_f[..., None]
     front = covered & ((normal * view_vec).sum(-1) > 0)
@@ -162,7 +165,7 @@ def render_buffers(verts, faces, mvp, campos, resolution, attrs=None, antialias_
     if attrs is not None:
         out_attrs, _ = interpolate(attrs, rast, tri)
     return {"rast": rast, "covered": covered, "mask": mask, "depth": depth, "normal": normal,
-            "front": front, "attrs": out_attrs}
+            "front": front, "view_dir": view_dir, "attrs": out_attrs}
 
 
 def sphere_cameras(n, distance=2.0, fovy=40.0, near=0.1, far=10.0, aspect=1.0, center=(0, 0, 0),

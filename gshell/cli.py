@@ -174,7 +174,7 @@ def build_parser():
                    help="number of target views (default: 24)")
     p.add_argument("--grid-res", type=_int_list, metavar="R1,R2", dest="grid_res",
                    help="tet-grid resolution per stage (default: 32,64)")
-    p.add_argument("--steps", type=_int_list, metavar="S1,S2", help="Adam steps per stage (default: 250,250)")
+    p.add_argument("--steps", type=_int_list, metavar="S1,S2", help="Adam steps per stage (default: 300,250)")
     p.add_argument("--image-res", type=_int_list, metavar="P1,P2", dest="image_res",
                    help="image resolution per stage (default: 128,192)")
     p.add_argument("--format", type=lambda t: tuple(t.split(",")), default=("ply",), metavar="F",

@@ -65,9 +65,9 @@ class ReconConfig:
         checkpoint_every: save a checkpoint every N steps (0: never); needs ``out_dir``.
     """
     grid_res: Tuple[int, ...] = (32, 64)
-    steps: Tuple[int, ...] = (250, 250)
+    steps: Tuple[int, ...] = (300, 250)
     image_res: Tuple[int, ...] = (128, 192)
-    views_per_step: int = 6
+    views_per_step: int = 4
     lr_sdf: float = 3e-3
     lr_msdf: float = 1e-2
     lr_deform: float = 3e-2
@@ -79,7 +79,7 @@ class ReconConfig:
     w_sdf_reg: float = 0.02
     w_open: float = 0.0
     w_unseen: float = 1e-3
-    w_msdf_smooth: float = 1e-3
+    w_msdf_smooth: float = 5e-3
     visibility_every: int = 10
     min_component: float = 0.01
     w_close: float = 1e-3

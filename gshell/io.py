@@ -301,18 +301,34 @@ def _read_binary_element(buf, off, el, order, path):
             raise short(need)
         rec = np.frombuffer(buf, dtype=dt, count=el.count, offset=off)
         return {name: rec[name] for name, _, _ in el.props}, off + need
-    # Fast path: a single list property with a constant count (triangles).
-    if len(el.props) == 1 and el.count:
-        name, t, ct = el.props[0]
-        ctd = np.dtype(order + ct)
-        if len(buf) - off < ctd.itemsize:
-            raise short(ctd.itemsize)
-        k = int(np.frombuffer(buf, dtype=ctd, count=1, offset=off)[0])
-        dt = np.dtype([("n", ctd), ("i", order + t, (k,))]) if k > 0 else None
-        if dt is not None and len(buf) - off >= dt.itemsize * el.count:
-            rec = np.frombuffer(buf, dtype=dt, count=el.count, offset=off)
-            if (rec["n"] == k).all():
-                return {name: rec["i"]}, off + dt.itemsize * el.count
+    # Fast path: every list property has the same count in every row (triangles), so the rows
+    # have a fixed layout: read the counts of the first row, then check them in every row.
+    if el.count:
+        fields, pos, ok = [], off, True
+        for j, (name, t, ct) in enumerate(el.props):
+            if ct is None:
+                fields.append(("p%d" % j, order + t))
+                pos += np.dtype(t).itemsize
+                continue
+            ctd = np.dtype(order + ct)
+            if len(buf) - pos < ctd.itemsize:
+                ok = False
+                break
+            k = int(np.frombuffer(buf, dtype=ctd, count=1, offset=pos)[0])
+            if k <= 0:
+                ok = False
+                break
+            fields += [("n%d" % j, ctd), ("p%d" % j, order + t, (k,))]
+            pos += ctd.itemsize + k * np.dtype(t).itemsize
+        if ok:
+            dt = np.dtype(fields)
+            if len(buf) - off >= dt.itemsize * el.count:
+                rec = np.frombuffer(buf, dtype=dt, count=el.count, offset=off)
+                counts_ok = all((rec["n%d" % j] == rec["n%d" % j][0]).all()
+                                for j, (_, _, ct) in enumerate(el.props) if ct is not None)
+                if counts_ok:
+                    return ({name: rec["p%d" % j] for j, (name, _, _) in enumerate(el.props)},
+                            off + dt.itemsize * el.count)
     # General path, row by row.
     cols = {name: [] for name, _, _ in el.props}
     mv = memoryview(buf)

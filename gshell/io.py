@@ -876,7 +876,8 @@ def load_mesh(path, format=None, device="cpu", allow_empty=False):
         msg = str(e).replace("\n", " ")
         if msg.startswith("Malformed PLY file"):
             raise ValueError(msg) from None
-        raise ValueError("Malformed %s file %r: %s: %s" % (name, p, type(e).__name__, msg)) from None
+        kind = "" if type(e) is ValueError else type(e).__name__ + ": "
+        raise ValueError("Malformed %s file %r: %s%s" % (name, p, kind, msg)) from None
     v = np.ascontiguousarray(v, dtype=np.float32)
     f = np.ascontiguousarray(f, dtype=np.int64)
     _check_loaded(p, fmt, v, f, allow_empty)

@@ -796,7 +796,7 @@ def _format_of(path, format, what="mesh"):
         return ext[1:]
     mf = _meshio_formats()
     if ext in mf:
-        return mf[ext][0]
+        return "gmsh" if "gmsh" in mf[ext] else mf[ext][0]  # .msh: gmsh before ansys
     raise ValueError("Expected a %s path ending in .ply, .obj or .glb (or .stl, .off, .gltf, or an extension "
                      "meshio knows%s) but got %r" % (what, "" if mf else "; meshio is not installed", p))
 
@@ -872,7 +872,7 @@ def load_mesh(path, format=None, device="cpu", allow_empty=False):
             v, f = _read_meshio(p, fmt)
     except (ImportError, PermissionError, IsADirectoryError):
         raise
-    except Exception as e:  # any parser failure is a corrupt file
+    except (Exception, SystemExit) as e:  # any parser failure is a corrupt file (meshio may sys.exit)
         msg = str(e).replace("\n", " ")
         if msg.startswith("Malformed PLY file"):
             raise ValueError(msg) from None
@@ -1122,7 +1122,7 @@ def load_tetgrid(path, device="cpu"):
         raise ImportError("Reading %s tet meshes needs meshio: pip install meshio" % fmt) from None
     try:
         m = meshio.read(p, file_format=fmt)
-    except Exception as e:
+    except (Exception, SystemExit) as e:  # meshio's ansys reader calls sys.exit on bad input
         raise ValueError("Malformed %s file %r: %s: %s" % (fmt, p, type(e).__name__, str(e).replace("\n", " "))) from None
     tets = [np.asarray(b.data, np.int64) for b in m.cells if b.type == "tetra"]
     if not tets:

@@ -9,10 +9,28 @@ import sys
 
 EPILOG = """examples:
   gshell info                          versions and how gshell._C was built
+  gshell info bunny.obj                counts, bounds, watertight, genus, components, ...
+  gshell convert bunny.obj bunny.ply   convert between OBJ, PLY, STL, OFF, GLB/glTF, VTK, ...
+  gshell extract sdf.npy mesh.ply --method mc      mesh an SDF grid (.npy or .npz)
+  gshell tetgrid --res 64 grid64.npz   a regular tet grid (kaolin/nvdiffrec npz layout)
+  gshell render bunny.obj sheet.png    a turntable sheet of shaded views
   gshell demo                          G-Shell extraction of an open bowl, written to out/demo.ply
   gshell demo --res 128 --out bowl.ply
   gshell reconstruct assets/cup.ply    reconstruct an open cup from 24 rendered views (the main demo)
   gshell <command> --help              help for one command
+
+global options (before or after the command): --quiet (no progress or report),
+--debug (a traceback on errors; GSHELL_DEBUG=1 does the same).
+
+Outputs are written atomically (a temporary file, then a rename) and never over an input or an
+existing file unless --force is given.
+
+exit codes:
+  0    success
+  1    unexpected error (one line; --debug for the traceback)
+  2    usage or input error: bad arguments, missing file, unknown or corrupt format, empty mesh,
+       NaN coordinates, output exists
+  130  interrupted (Ctrl-C)
 """
 
 
@@ -36,6 +54,10 @@ def _resolution(text):
 
 
 def _cmd_info(args):
+    if args.input is not None:
+        return _cmd_info_mesh(args)
+    if args.json:
+        raise CLIError("gshell info: error: --json needs a mesh file IN")
     import platform
 
     import torch
@@ -120,6 +142,304 @@ def _cmd_reconstruct(args):
     return 0
 
 
+def _log(args, *a):
+    if not getattr(args, "quiet", False):
+        print(*a)
+
+
+def _positive_float(text):
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number but got %r" % text) from None
+    if not (x > 0 and x != float("inf")):
+        raise argparse.ArgumentTypeError("expected a finite number > 0 but got %r" % text)
+    return x
+
+
+def _int_range(lo, hi):
+    def parse(text):
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError("expected an integer but got %r" % text) from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError("expected an integer in [%d, %d] but got %d" % (lo, hi, v))
+        return v
+    return parse
+
+
+def _need_input(cmd, path):
+    if not os.path.exists(path):
+        raise CLIError("gshell %s: error: input file %r does not exist" % (cmd, path))
+    if os.path.isdir(path):
+        raise CLIError("gshell %s: error: input %r is a folder, expected a file" % (cmd, path))
+
+
+def _check_output(cmd, out, inputs, force):
+    """Refuses to write over an input or an existing file without --force; creates the folder."""
+    out_abs = os.path.abspath(out)
+    for i in inputs:
+        same = os.path.abspath(i) == out_abs
+        if not same and os.path.exists(out):
+            try:
+                same = os.path.samefile(i, out)
+            except OSError:
+                same = False
+        if same and not force:
+            raise CLIError("gshell %s: error: output %r is the input file (use --force to replace it)"
+                           % (cmd, out))
+    if os.path.isdir(out):
+        raise CLIError("gshell %s: error: output %r is a folder, expected a file path" % (cmd, out))
+    if os.path.exists(out) and not force:
+        raise CLIError("gshell %s: error: output %r exists (use --force to overwrite it)" % (cmd, out))
+    folder = os.path.dirname(out_abs)
+    os.makedirs(folder, exist_ok=True)
+
+
+def _mesh_format(cmd, path):
+    from gshell import io as gio
+
+    try:
+        return gio._format_of(path, None)
+    except ValueError as e:
+        raise CLIError("gshell %s: error: %s" % (cmd, e)) from None
+
+
+def _cmd_convert(args):
+    import numpy as np
+    import torch
+
+    from gshell import io as gio
+
+    _need_input("convert", args.input)
+    _mesh_format("convert", args.input)
+    _mesh_format("convert", args.output)
+    _check_output("convert", args.output, [args.input], args.force)
+    verts, faces = gio.load_mesh(args.input)
+    nv0 = verts.shape[0]
+    if args.merge_vertices is not None:
+        v = verts.numpy().astype(np.float64)
+        key = v if args.merge_vertices == 0 else np.round(v / args.merge_vertices)
+        _, first, inv = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        order = np.argsort(first)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        f = rank[inv][faces.numpy()]
+        f = f[(f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 2] != f[:, 0])]
+        verts = torch.from_numpy(v[first[order]].astype(np.float32))
+        faces = torch.from_numpy(np.ascontiguousarray(f, dtype=np.int64))
+        if faces.shape[0] == 0:
+            raise ValueError("Expected faces left after --merge-vertices %g but every face collapsed"
+                             % args.merge_vertices)
+    if args.center:
+        verts = verts - (verts.min(0).values + verts.max(0).values) / 2
+    if args.scale is not None:
+        verts = verts * args.scale
+    gio.save_mesh(args.output, verts, faces, binary=not args.ascii)
+    extra = " (merged %d vertices)" % (nv0 - verts.shape[0]) if args.merge_vertices is not None else ""
+    _log(args, "wrote %s: %d vertices, %d faces%s" % (args.output, verts.shape[0], faces.shape[0], extra))
+    return 0
+
+
+def _cmd_info_mesh(args):
+    import json
+
+    from gshell import io as gio
+
+    _need_input("info", args.input)
+    _mesh_format("info", args.input)
+    verts, faces = gio.load_mesh(args.input)
+    info = gio.mesh_info(verts, faces)
+    info = dict({"file": args.input}, **info)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    yn = lambda b: "yes" if b else "no"  # noqa: E731
+    lo, hi = info["bounds_min"], info["bounds_max"]
+    print("%s" % args.input)
+    print("  vertices           %d (%d unreferenced)" % (info["vertices"], info["unreferenced_vertices"]))
+    print("  faces              %d (%d degenerate)" % (info["faces"], info["degenerate_faces"]))
+    print("  edges              %d (%d boundary, %d non-manifold)"
+          % (info["edges"], info["boundary_edges"], info["nonmanifold_edges"]))
+    print("  bounds             [%.6g, %.6g, %.6g] .. [%.6g, %.6g, %.6g] (diagonal %.6g)"
+          % (tuple(lo) + tuple(hi) + (info["diagonal"],)))
+    print("  watertight         %s" % yn(info["watertight"]))
+    print("  edge-manifold      %s" % yn(info["edge_manifold"]))
+    print("  consistently oriented %s" % yn(info["oriented"]))
+    print("  boundary loops     %d" % info["boundary_loops"])
+    print("  components         %d" % info["components"])
+    print("  Euler characteristic %d" % info["euler_characteristic"])
+    print("  genus              %s" % ("n/a (needs an edge-manifold, oriented mesh)" if info["genus"] is None
+                                       else info["genus"]))
+    comps = info["component_genus"]
+    if len(comps) > 1:
+        for i, c in enumerate(comps[:10]):
+            print("    component %d: %d faces, %s, %d boundary loops, genus %s"
+                  % (i, c["faces"], "closed" if c["closed"] else "open", c["boundary_loops"], c["genus"]))
+        if info["components"] > 10:
+            print("    ... %d more components" % (info["components"] - 10))
+    print("  area               %.6g" % info["area"])
+    if info["volume"] is not None:
+        print("  volume             %.6g" % info["volume"])
+    return 0
+
+
+def _load_field(path):
+    import numpy as np
+
+    _need_input("extract", path)
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".npy", ".npz"):
+        raise CLIError("gshell extract: error: expected an SDF grid file ending in .npy or .npz but got %r" % path)
+    try:
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.lib.npyio.NpzFile):
+            with data:
+                if "sdf" not in data:
+                    raise CLIError("gshell extract: error: expected an array 'sdf' in %r but got %s"
+                                   % (path, sorted(data.keys())))
+                sdf = np.asarray(data["sdf"])
+                msdf = np.asarray(data["msdf"]) if "msdf" in data else None
+                bounds = np.asarray(data["bounds"]) if "bounds" in data else None
+        else:
+            sdf, msdf, bounds = np.asarray(data), None, None
+    except CLIError:
+        raise
+    except Exception as e:
+        raise ValueError("Malformed %s file %r: %s: %s" % (ext[1:].upper(), path, type(e).__name__, e)) from None
+    for name, a in (("sdf", sdf), ("msdf", msdf)):
+        if a is None:
+            continue
+        if a.ndim != 3 or min(a.shape) < 2 or not np.issubdtype(a.dtype, np.floating):
+            raise ValueError("Expected %s in %r to be an (X, Y, Z) float array with X, Y, Z >= 2 but got shape %s, "
+                             "dtype %s" % (name, path, a.shape, a.dtype))
+        if not np.isfinite(a).all():
+            raise ValueError("Expected finite values in %s of %r but got %d NaN/Inf" % (name, path, int((~np.isfinite(a)).sum())))
+    if msdf is not None and msdf.shape != sdf.shape:
+        raise ValueError("Expected msdf of shape %s (the sdf's) in %r but got %s" % (sdf.shape, path, msdf.shape))
+    if bounds is None:
+        bounds = np.array([[-0.5] * 3, [0.5] * 3])
+    bounds = np.asarray(bounds, dtype=np.float64)
+    if bounds.shape != (2, 3) or not (bounds[1] > bounds[0]).all():
+        raise ValueError("Expected 'bounds' in %r to be [[xmin, ymin, zmin], [xmax, ymax, zmax]] but got %s"
+                         % (path, bounds.tolist()))
+    return sdf, msdf, bounds
+
+
+def _sample_grid(field, points):
+    """Trilinear sample of an (X, Y, Z) grid spanning [-0.5, 0.5]^3 at (N, 3) points."""
+    import torch
+    import torch.nn.functional as F
+
+    vol = torch.as_tensor(field, dtype=torch.float32)[None, None]  # (1, 1, X, Y, Z) = (N, C, D, H, W)
+    g = (points * 2).reshape(1, -1, 1, 1, 3)[..., [2, 1, 0]]  # grid_sample reads (W, H, D) = (z, y, x)
+    return F.grid_sample(vol, g, mode="bilinear", align_corners=True).reshape(-1)
+
+
+def _cmd_extract(args):
+    import torch
+
+    import gshell
+    from gshell import io as gio
+
+    _mesh_format("extract", args.output)
+    _check_output("extract", args.output, [args.input], args.force)
+    sdf, msdf, bounds = _load_field(args.input)
+    lo, hi = torch.tensor(bounds[0], dtype=torch.float32), torch.tensor(bounds[1], dtype=torch.float32)
+    if args.method == "gshell" and msdf is None:
+        raise CLIError("gshell extract: error: --method gshell needs an npz with arrays 'sdf' and 'msdf'")
+    if args.method == "mc":
+        if args.res is not None:
+            raise CLIError("gshell extract: error: --res applies to --method mt and gshell (mc uses the grid itself)")
+        grid = torch.from_numpy(sdf.astype("float32"))
+        with torch.no_grad():
+            verts, faces = gshell.marching_cubes(grid, args.iso, bounds=(tuple(bounds[0]), tuple(bounds[1])))
+    else:
+        res = args.res if args.res is not None else min(max(sdf.shape) - 1, 256)
+        tg = gshell.TetGrid.regular(res)
+        p = tg.vertices
+        with torch.no_grad():
+            s = _sample_grid(sdf, p) - args.iso
+            if args.method == "mt":
+                vl, fl = gshell.marching_tetrahedra(p[None], tg.tets, s[None])
+                verts, faces = vl[0], fl[0]
+            else:
+                m = _sample_grid(msdf, p)
+                out = gshell.gshell_extract(p, s, m, tg)
+                verts, faces = out.verts, out.faces
+        verts = lo + (verts + 0.5) * (hi - lo)
+    verts, faces = verts.detach().float(), faces.detach()
+    if faces.shape[0] == 0:
+        raise ValueError("Expected a surface in %r but the extracted mesh is empty (no sign change of the SDF "
+                         "at iso %g%s)" % (args.input, args.iso, "" if args.method != "gshell" else
+                                          ", or msdf <= 0 everywhere on it"))
+    gio.save_mesh(args.output, verts, faces)
+    _log(args, "wrote %s: %d vertices, %d faces (%s)" % (args.output, verts.shape[0], faces.shape[0], args.method))
+    return 0
+
+
+def _cmd_tetgrid(args):
+    import gshell
+    from gshell import io as gio
+
+    if not args.output.lower().endswith(".npz"):
+        try:
+            gio._format_of(args.output, None, what="tet grid")
+        except ValueError as e:
+            raise CLIError("gshell tetgrid: error: %s" % e) from None
+    _check_output("tetgrid", args.output, [], args.force)
+    grid = gshell.TetGrid.regular(args.res)
+    gio.save_tetgrid(args.output, grid)
+    _log(args, "wrote %s: %d vertices, %d tets (res %d)" % (args.output, grid.num_vertices, grid.num_tets, args.res))
+    return 0
+
+
+def _cmd_render(args):
+    import math
+
+    import numpy as np
+    import torch
+
+    from gshell import io as gio
+    from gshell.recon.report import save_png
+    from gshell.recon.views import render_buffers
+    from gshell.render import views_on_sphere
+
+    _need_input("render", args.input)
+    _mesh_format("render", args.input)
+    if not args.output.lower().endswith(".png"):
+        raise CLIError("gshell render: error: expected an output path ending in .png but got %r" % args.output)
+    _check_output("render", args.output, [args.input], args.force)
+    verts, faces = gio.load_mesh(args.input)
+    center = (verts.min(0).values + verts.max(0).values) / 2
+    extent = float((verts.max(0).values - verts.min(0).values).max())
+    verts = (verts - center) / (extent if extent > 0 else 1.0)  # largest side 1, centred
+    mvp, eye = views_on_sphere(args.views, radius=2.4, fovy_deg=40.0)
+    tiles = []
+    base = torch.tensor([0.72, 0.76, 0.86])
+    back = torch.tensor([0.85, 0.45, 0.40])
+    for i in range(0, args.views, 4):
+        b = render_buffers(verts, faces, mvp[i:i + 4], eye[i:i + 4], (args.res, args.res), antialias_mask=False)
+        d = torch.nn.functional.normalize(eye[i:i + 4], dim=-1)[:, None, None, :]
+        lam = (b["normal"] * d).sum(-1).abs()
+        col = torch.where(b["front"][..., None], base, back) * (0.25 + 0.75 * lam)[..., None]
+        m = b["covered"][..., None].float()
+        img = col * m + (1 - m)
+        tiles += list((img.clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)[:, ::-1])  # OpenGL rows
+    cols = int(math.ceil(math.sqrt(args.views)))
+    rows = int(math.ceil(args.views / cols))
+    sheet = np.full((rows * args.res, cols * args.res, 3), 255, np.uint8)
+    for k, t in enumerate(tiles):
+        r, c = divmod(k, cols)
+        sheet[r * args.res:(r + 1) * args.res, c * args.res:(c + 1) * args.res] = t
+    save_png(args.output, sheet)
+    _log(args, "wrote %s: %d views of %d faces, %dx%d pixels" % (args.output, args.views, faces.shape[0],
+                                                                    sheet.shape[1], sheet.shape[0]))
+    return 0
+
+
 def build_parser():
     parser = _Parser(
         prog="gshell",
@@ -127,14 +447,100 @@ def build_parser():
                     "with C++/CUDA kernels).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress or report on stdout")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an error (also GSHELL_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    # the global options, accepted after the command too (SUPPRESS: absent ones keep the global value)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress or report on stdout")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an error (also GSHELL_DEBUG=1)")
+    fmt = argparse.RawDescriptionHelpFormatter
 
     p = sub.add_parser(
-        "info", help="print versions and how the extension was built",
-        description="Print gshell's, Python's and torch's versions and how gshell._C was built "
-                    "(with or without CUDA, against which torch).",
-        epilog="example:\n  gshell info", formatter_class=argparse.RawDescriptionHelpFormatter)
+        "info", help="statistics of a mesh, or (without IN) versions and how the extension was built",
+        parents=[common],
+        description="With a mesh IN: vertex, face and edge counts, bounds, watertightness, edge-manifoldness, "
+                    "consistent orientation, boundary loops, connected components, Euler characteristic "
+                    "and genus (per component), degenerate faces, area and volume. Without IN: gshell's, "
+                    "Python's and torch's versions and how gshell._C was built (with or without CUDA, "
+                    "against which torch).",
+        epilog="examples:\n  gshell info\n  gshell info bunny.obj\n  gshell info scan.ply --json > scan.json",
+        formatter_class=fmt)
+    p.add_argument("input", nargs="?", metavar="IN", help="mesh file (any format gshell reads)")
+    p.add_argument("--json", action="store_true", help="print the statistics as JSON")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser(
+        "convert", help="convert a mesh between formats (OBJ, PLY, STL, OFF, GLB/glTF, meshio formats)",
+        parents=[common],
+        description="Read IN and write OUT in the format of OUT's extension: .ply (binary; --ascii for "
+                    "ASCII), .obj, .stl (binary; --ascii), .off, .glb, .gltf, or a format meshio writes "
+                    "(.vtk, .vtu, .msh, ...). Optionally merge duplicate vertices, centre and scale.",
+        epilog="examples:\n  gshell convert bunny.obj bunny.ply\n  gshell convert part.stl part.obj --merge-vertices\n"
+               "  gshell convert scan.ply scan.glb --center --scale 0.01\n"
+               "  gshell convert mesh.ply mesh.ply --ascii --force     rewrite in place as ASCII PLY",
+        formatter_class=fmt)
+    p.add_argument("input", metavar="IN", help="input mesh")
+    p.add_argument("output", metavar="OUT", help="output mesh; its format comes from the extension")
+    p.add_argument("--merge-vertices", nargs="?", const=0.0, default=None, type=float, metavar="TOL",
+                   dest="merge_vertices",
+                   help="merge vertices with equal positions (or within a TOL grid); drops collapsed faces")
+    p.add_argument("--scale", type=_positive_float, metavar="S", help="multiply positions by S (after --center)")
+    p.add_argument("--center", action="store_true", help="move the bounding-box centre to the origin")
+    p.add_argument("--ascii", action="store_true", help="ASCII instead of binary PLY/STL")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists (or is IN)")
+    p.set_defaults(func=_cmd_convert)
+
+    p = sub.add_parser(
+        "extract", help="mesh an SDF grid (.npy/.npz) with marching cubes, marching tets or G-Shell",
+        parents=[common],
+        description="Extract the surface sdf = ISO of a grid of signed distances: an .npy (X, Y, Z) array or "
+                    "an .npz with 'sdf' (and 'msdf' for G-Shell; optional 'bounds' [[xmin, ymin, zmin], "
+                    "[xmax, ymax, zmax]], default the cube [-0.5, 0.5]^3). 'mc' runs marching cubes on the "
+                    "grid itself; 'mt' and 'gshell' resample the grid trilinearly onto the vertices of a "
+                    "regular tet grid of --res cubes per axis (default: the grid's) and run marching "
+                    "tetrahedra, or G-Shell extraction keeping the part of the surface where msdf > 0.",
+        epilog="examples:\n  gshell extract sdf.npy mesh.ply\n  gshell extract sdf.npy mesh.obj --method mt --res 64\n"
+               "  gshell extract fields.npz open.ply --method gshell --iso 0.01",
+        formatter_class=fmt)
+    p.add_argument("input", metavar="IN", help=".npy or .npz SDF grid")
+    p.add_argument("output", metavar="OUT", help="output mesh")
+    p.add_argument("--method", choices=("mc", "mt", "gshell"), default="mc",
+                   help="marching cubes, marching tetrahedra or G-Shell (default: mc)")
+    p.add_argument("--iso", type=float, default=0.0, help="iso-value (default: 0)")
+    p.add_argument("--res", type=_resolution, metavar="N", help="tet grid resolution for mt/gshell, in [2, 512]")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser(
+        "tetgrid", help="write a regular tet grid (npz in the kaolin/nvdiffrec layout, or .msh/.vtk)",
+        parents=[common],
+        description="Write TetGrid.regular(N): (N+1)^3 vertices in [-0.5, 0.5]^3 and 6 N^3 positively "
+                    "oriented tets, as npz ('vertices', 'indices') or a tetrahedral mesh meshio writes.",
+        epilog="examples:\n  gshell tetgrid --res 64 grid64.npz\n  gshell tetgrid --res 16 grid16.vtk",
+        formatter_class=fmt)
+    p.add_argument("output", metavar="OUT", help="output file (.npz, .msh, .vtk, .vtu, ...)")
+    p.add_argument("--res", type=_resolution, required=True, metavar="N", help="cubes per axis, in [2, 512]")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.set_defaults(func=_cmd_tetgrid)
+
+    p = sub.add_parser(
+        "render", help="render a turntable sheet of shaded views of a mesh as PNG",
+        parents=[common],
+        description="Render VIEWS shaded views of a mesh (centred and scaled to fit, cameras spread over a "
+                    "sphere) with gshell.render, tiled in a square sheet. Back faces are drawn in red.",
+        epilog="examples:\n  gshell render bunny.obj bunny.png\n  gshell render cup.ply cup.png --views 16 --res 256",
+        formatter_class=fmt)
+    p.add_argument("input", metavar="IN", help="input mesh")
+    p.add_argument("output", metavar="OUT", help="output .png")
+    p.add_argument("--views", type=_int_range(1, 64), default=8, metavar="N", help="number of views (default: 8)")
+    p.add_argument("--res", type=_int_range(16, 2048), default=256, metavar="R",
+                   help="pixels per view side (default: 256)")
+    p.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+    p.set_defaults(func=_cmd_render)
 
     p = sub.add_parser(
         "demo", help="extract a G-Shell mesh from an analytic SDF/mSDF and write it as PLY",
@@ -183,7 +589,10 @@ def build_parser():
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="N", dest="checkpoint_every",
                    help="save OUT/checkpoint.pt every N steps (default: never)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device (default: cpu)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar or report")
+    p.add_argument("--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+                   help="no progress bar or report")
+    p.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                   help="show the traceback of an error (also GSHELL_DEBUG=1)")
     p.set_defaults(func=_cmd_reconstruct)
     return parser
 
@@ -195,9 +604,11 @@ def main(argv=None):
         argv: list of arguments without the program name (default: ``sys.argv[1:]``).
     Returns:
         int exit code: 0 on success, 2 on a usage or input error (one line on stderr),
-        1 on an unexpected error (one line; set GSHELL_DEBUG=1 for the traceback).
+        1 on an unexpected error (one line; ``--debug`` or GSHELL_DEBUG=1 for the traceback),
+        130 when interrupted.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
+    debug = bool(os.environ.get("GSHELL_DEBUG")) or "--debug" in argv
     parser = build_parser()
     command = ""
     try:
@@ -214,24 +625,38 @@ def main(argv=None):
                 print("gshell %s" % gshell.__version__)
             return 0
         if args.command is None:
-            raise CLIError("gshell: error: expected a command (info, demo, reconstruct) (see 'gshell --help')")
+            raise CLIError("gshell: error: expected a command (info, convert, extract, tetgrid, render, demo, "
+                           "reconstruct) (see 'gshell --help')")
         command = " " + args.command
         return args.func(args)
     except CLIError as e:
+        if debug:
+            raise
         print(str(e), file=sys.stderr)
         return 2
     except (ValueError, TypeError, OSError) as e:
-        if os.environ.get("GSHELL_DEBUG"):
+        if debug:
             raise
         print("gshell%s: error: %s" % (command, str(e).replace("\n", " ")), file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `gshell info x.ply --json | head`
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 1
     except KeyboardInterrupt:
         print("gshell: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # one line for the user; GSHELL_DEBUG=1 shows the traceback
-        if os.environ.get("GSHELL_DEBUG"):
+    except ImportError as e:  # an optional dependency is missing
+        if debug:
             raise
-        print("gshell%s: error: %s: %s (set GSHELL_DEBUG=1 for a traceback)"
+        print("gshell%s: error: %s" % (command, str(e).replace("\n", " ")), file=sys.stderr)
+        return 2
+    except Exception as e:  # one line for the user; GSHELL_DEBUG=1 shows the traceback
+        if debug:
+            raise
+        print("gshell%s: error: %s: %s (--debug or GSHELL_DEBUG=1 for a traceback)"
               % (command, type(e).__name__, str(e).replace("\n", " ")), file=sys.stderr)
         return 1
 

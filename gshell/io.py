@@ -21,7 +21,9 @@ import tempfile
 import numpy as np
 import torch
 
-__all__ = ["write_ply", "read_ply"]
+__all__ = ["write_ply", "read_ply", "write_obj", "write_glb", "save_mesh", "load_mesh", "mesh_info",
+           "to_trimesh", "from_trimesh", "to_open3d", "from_open3d", "to_pymeshlab", "from_pymeshlab",
+           "load_tetgrid", "save_tetgrid"]
 
 # PLY scalar types -> numpy type codes (without byte order).
 _PLY_TYPES = {
@@ -299,18 +301,34 @@ def _read_binary_element(buf, off, el, order, path):
             raise short(need)
         rec = np.frombuffer(buf, dtype=dt, count=el.count, offset=off)
         return {name: rec[name] for name, _, _ in el.props}, off + need
-    # Fast path: a single list property with a constant count (triangles).
-    if len(el.props) == 1 and el.count:
-        name, t, ct = el.props[0]
-        ctd = np.dtype(order + ct)
-        if len(buf) - off < ctd.itemsize:
-            raise short(ctd.itemsize)
-        k = int(np.frombuffer(buf, dtype=ctd, count=1, offset=off)[0])
-        dt = np.dtype([("n", ctd), ("i", order + t, (k,))]) if k > 0 else None
-        if dt is not None and len(buf) - off >= dt.itemsize * el.count:
-            rec = np.frombuffer(buf, dtype=dt, count=el.count, offset=off)
-            if (rec["n"] == k).all():
-                return {name: rec["i"]}, off + dt.itemsize * el.count
+    # Fast path: every list property has the same count in every row (triangles), so the rows
+    # have a fixed layout: read the counts of the first row, then check them in every row.
+    if el.count:
+        fields, pos, ok = [], off, True
+        for j, (name, t, ct) in enumerate(el.props):
+            if ct is None:
+                fields.append(("p%d" % j, order + t))
+                pos += np.dtype(t).itemsize
+                continue
+            ctd = np.dtype(order + ct)
+            if len(buf) - pos < ctd.itemsize:
+                ok = False
+                break
+            k = int(np.frombuffer(buf, dtype=ctd, count=1, offset=pos)[0])
+            if k <= 0:
+                ok = False
+                break
+            fields += [("n%d" % j, ctd), ("p%d" % j, order + t, (k,))]
+            pos += ctd.itemsize + k * np.dtype(t).itemsize
+        if ok:
+            dt = np.dtype(fields)
+            if len(buf) - off >= dt.itemsize * el.count:
+                rec = np.frombuffer(buf, dtype=dt, count=el.count, offset=off)
+                counts_ok = all((rec["n%d" % j] == rec["n%d" % j][0]).all()
+                                for j, (_, _, ct) in enumerate(el.props) if ct is not None)
+                if counts_ok:
+                    return ({name: rec["p%d" % j] for j, (name, _, _) in enumerate(el.props)},
+                            off + dt.itemsize * el.count)
     # General path, row by row.
     cols = {name: [] for name, _, _ in el.props}
     mv = memoryview(buf)
@@ -435,9 +453,6 @@ def read_ply(path):
     return (torch.from_numpy(np.ascontiguousarray(verts)), torch.from_numpy(np.ascontiguousarray(faces)), attrs)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    v, f, a = read_ply(sys.argv[1])
-    print("vertices %d, faces %d, attributes %s" % (v.shape[0], f.shape[0], sorted(a)))
 
 
 def _mesh_arrays(verts, faces):
@@ -482,6 +497,17 @@ def write_glb(path, verts, faces):
     v, f = _mesh_arrays(verts, faces)
     if v.shape[0] == 0:
         raise ValueError("Expected at least one vertex for a GLB file but got an empty mesh")
+    doc, binary = _gltf_doc(v, f)
+    pad = lambda b, c: b + c * (-len(b) % 4)  # noqa: E731
+    js = pad(json.dumps(doc, separators=(",", ":")).encode("utf-8"), b" ")
+    total = 12 + 8 + len(js) + 8 + len(binary)
+    _write_atomic(path, [struct.pack("<4sII", b"glTF", 2, total),
+                         struct.pack("<I4s", len(js), b"JSON"), js,
+                         struct.pack("<I4s", len(binary), b"BIN\0"), binary])
+
+
+def _gltf_doc(v, f):
+    """The glTF document (dict) and binary buffer of one triangle mesh."""
     pos = v.astype("<f4").tobytes()
     idx = f.astype("<u4").tobytes()
     pad = lambda b, c: b + c * (-len(b) % 4)  # noqa: E731
@@ -501,22 +527,635 @@ def write_glb(path, verts, faces):
            "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}], "meshes": [{"primitives": [prim]}],
            "buffers": [{"byteLength": len(pos) + len(idx)}], "bufferViews": views,
            "accessors": accessors}
-    js = pad(json.dumps(doc, separators=(",", ":")).encode("utf-8"), b" ")
-    binary = pos + idx
-    total = 12 + 8 + len(js) + 8 + len(binary)
-    _write_atomic(path, [struct.pack("<4sII", b"glTF", 2, total),
-                         struct.pack("<I4s", len(js), b"JSON"), js,
-                         struct.pack("<I4s", len(binary), b"BIN\0"), binary])
+    return doc, pos + idx
 
 
-def save_mesh(path, verts, faces):
-    """Writes a triangle mesh in the format of the path's extension: .ply (binary), .obj, .glb.
+def write_gltf(path, verts, faces):
+    """Writes a triangle mesh as a single-file glTF 2.0 (JSON with the buffer embedded as a base64
+    data URI), atomically.
 
-    Raises:
-        ValueError: for another extension.
+    Args:
+        path: destination. verts: (V, 3) float, at least one vertex. faces: (F, 3) int.
     """
-    ext = os.path.splitext(os.fspath(path))[1].lower()
-    writers = {".ply": write_ply, ".obj": write_obj, ".glb": write_glb}
-    if ext not in writers:
-        raise ValueError("Expected a mesh path ending in .ply, .obj or .glb but got %r" % os.fspath(path))
-    writers[ext](path, verts, faces)
+    import base64
+    import json
+
+    v, f = _mesh_arrays(verts, faces)
+    if v.shape[0] == 0:
+        raise ValueError("Expected at least one vertex for a glTF file but got an empty mesh")
+    doc, binary = _gltf_doc(v, f)
+    doc["buffers"][0]["uri"] = "data:application/octet-stream;base64," + base64.b64encode(binary).decode("ascii")
+    _write_atomic(path, [json.dumps(doc).encode("utf-8")])
+
+
+def write_ply_ascii(path, verts, faces):
+    """Writes a triangle mesh as an ASCII PLY file (9 significant digits), atomically.
+
+    Args:
+        path: destination. verts: (V, 3) float. faces: (F, 3) int.
+    """
+    v, f = _mesh_arrays(verts, faces)
+    from gshell import __version__
+    header = ["ply", "format ascii 1.0", "comment written by gshell %s" % __version__,
+              "element vertex %d" % v.shape[0], "property float x", "property float y", "property float z",
+              "element face %d" % f.shape[0], "property list uchar int vertex_indices", "end_header"]
+    lines = header + ["%.9g %.9g %.9g" % tuple(p) for p in v.tolist()]
+    lines += ["3 %d %d %d" % tuple(t) for t in f.tolist()]
+    _write_atomic(path, [("\n".join(lines) + "\n").encode("ascii")])
+
+
+def write_off(path, verts, faces):
+    """Writes a triangle mesh as an OFF file (9 significant digits), atomically.
+
+    Args:
+        path: destination. verts: (V, 3) float. faces: (F, 3) int.
+    """
+    v, f = _mesh_arrays(verts, faces)
+    lines = ["OFF", "%d %d 0" % (v.shape[0], f.shape[0])]
+    lines += ["%.9g %.9g %.9g" % tuple(p) for p in v.tolist()]
+    lines += ["3 %d %d %d" % tuple(t) for t in f.tolist()]
+    _write_atomic(path, [("\n".join(lines) + "\n").encode("ascii")])
+
+
+def _face_normals_np(v, f):
+    n = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]]).astype(np.float64)
+    ln = np.linalg.norm(n, axis=1, keepdims=True)
+    return (n / np.where(ln > 0, ln, 1)).astype(np.float32)
+
+
+def write_stl(path, verts, faces, binary=True):
+    """Writes a triangle mesh as STL (binary by default, else ASCII), atomically. STL stores three
+    corner positions per triangle, so vertices are duplicated; :func:`load_mesh` merges them back.
+
+    Args:
+        path: destination. verts: (V, 3) float. faces: (F, 3) int, at least one.
+        binary: binary (float32) or ASCII (9 significant digits) STL.
+    """
+    import struct
+
+    v, f = _mesh_arrays(verts, faces)
+    n = _face_normals_np(v, f)
+    if binary:
+        rec = np.zeros(f.shape[0], dtype=np.dtype([("n", "<f4", (3,)), ("v", "<f4", (3, 3)), ("a", "<u2")]))
+        rec["n"] = n
+        rec["v"] = v[f]
+        head = b"binary STL written by gshell".ljust(80, b" ")
+        _write_atomic(path, [head, struct.pack("<I", f.shape[0]), rec.tobytes()])
+        return
+    out = ["solid gshell"]
+    for nn, tri in zip(n.tolist(), v[f].tolist()):
+        out.append("facet normal %.9g %.9g %.9g\n outer loop" % tuple(nn))
+        out += [" vertex %.9g %.9g %.9g" % tuple(p) for p in tri]
+        out.append(" endloop\nendfacet")
+    out.append("endsolid gshell")
+    _write_atomic(path, [("\n".join(out) + "\n").encode("ascii")])
+
+
+# ------------------------------------------------------------------------ readers of other formats
+def _merge_corners(corners):
+    """(F, 3, 3) corner positions -> verts (V, 3), faces (F, 3), merging exactly equal positions,
+    vertices in order of first appearance."""
+    flat = corners.reshape(-1, 3)
+    if flat.shape[0] == 0:
+        return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64)
+    _, first, inverse = np.unique(flat, axis=0, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    return flat[first[order]].astype(np.float32), rank[inverse].reshape(-1, 3).astype(np.int64)
+
+
+def _read_stl(path):
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if len(data) >= 84:
+        n = int(np.frombuffer(data, "<u4", 1, 80)[0])
+        if len(data) == 84 + 50 * n:
+            rec = np.frombuffer(data, np.dtype([("n", "<f4", (3,)), ("v", "<f4", (3, 3)), ("a", "<u2")]), n, 84)
+            return _merge_corners(np.array(rec["v"], np.float32))
+    head = data[:1024].lstrip().lower()
+    if not head.startswith(b"solid"):
+        raise ValueError("expected a binary STL of 84 + 50 n bytes (n from the header) or an ASCII STL "
+                         "starting with 'solid' but got %d bytes" % len(data))
+    text = data.decode("ascii", errors="replace")
+    if "endsolid" not in text[-1024:].lower():
+        raise ValueError("expected an ASCII STL ending with 'endsolid' but the file ends without it "
+                         "(truncated?)")
+    pts = []
+    for line in text.splitlines():
+        w = line.split()
+        if w and w[0].lower() == "vertex":
+            if len(w) != 4:
+                raise ValueError("expected 'vertex x y z' but got %r" % line.strip()[:60])
+            pts.append(w[1:])
+    if len(pts) % 3:
+        raise ValueError("expected 3 vertices per facet but got %d vertex lines" % len(pts))
+    try:
+        corners = np.array(pts, dtype=np.float64).reshape(-1, 3, 3)
+    except ValueError as e:
+        raise ValueError("expected numbers in the vertex lines (%s)" % e) from None
+    return _merge_corners(corners.astype(np.float32))
+
+
+def _fan(polys):
+    """list of index lists -> (F, 3) int64 triangle fans."""
+    tris = [(p[0], p[i], p[i + 1]) for p in polys for i in range(1, len(p) - 1)]
+    return np.array(tris, dtype=np.int64).reshape(-1, 3)
+
+
+def _read_obj(path):
+    verts, polys = [], []
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line or line[0] not in "vf":
+                continue
+            w = line.split()
+            if not w:
+                continue
+            try:
+                if w[0] == "v":
+                    if len(w) < 4:
+                        raise ValueError
+                    verts.append((float(w[1]), float(w[2]), float(w[3])))
+                elif w[0] == "f":
+                    if len(w) < 4:
+                        raise ValueError
+                    nv = len(verts)
+                    idx = []
+                    for t in w[1:]:
+                        i = int(t.split("/", 1)[0])
+                        idx.append(i - 1 if i > 0 else nv + i)
+                    polys.append(idx)
+            except ValueError:
+                raise ValueError("cannot parse line %d %r" % (lineno, line.strip()[:60])) from None
+    return np.array(verts, np.float32).reshape(-1, 3), _fan(polys)
+
+
+def _read_off(path):
+    with open(path, "r", encoding="utf-8", errors="replace") as fh:
+        tokens_lines = [ln.split("#", 1)[0].split() for ln in fh]
+    lines = [t for t in tokens_lines if t]
+    if not lines or not lines[0][0].upper().endswith("OFF"):
+        raise ValueError("expected the keyword 'OFF' on the first line")
+    head = lines[0][1:] if len(lines[0]) > 1 else (lines[1] if len(lines) > 1 else [])
+    start = 1 if len(lines[0]) > 1 else 2
+    try:
+        nv, nf = int(head[0]), int(head[1])
+    except (IndexError, ValueError):
+        raise ValueError("expected 'V F E' counts after 'OFF' but got %r" % " ".join(head)) from None
+    if nv < 0 or nf < 0 or len(lines) < start + nv + nf:
+        raise ValueError("expected %d vertex and %d face lines but the file has %d lines after the header "
+                         "(truncated?)" % (nv, nf, max(0, len(lines) - start)))
+    try:
+        verts = np.array([ln[:3] for ln in lines[start:start + nv]], dtype=np.float64).reshape(nv, 3)
+        polys = []
+        for ln in lines[start + nv:start + nv + nf]:
+            k = int(ln[0])
+            if k < 3 or len(ln) < 1 + k:
+                raise ValueError("bad face line %r" % " ".join(ln)[:60])
+            polys.append([int(x) for x in ln[1:1 + k]])
+    except ValueError as e:
+        raise ValueError("cannot parse the vertex/face lines (%s)" % e) from None
+    return verts.astype(np.float32), _fan(polys)
+
+
+def _read_trimesh(path, fmt):
+    import trimesh
+
+    scene = trimesh.load(path, file_type=fmt, process=False)
+    return _trimesh_arrays(scene)
+
+
+def _trimesh_arrays(mesh):
+    import trimesh
+
+    if isinstance(mesh, trimesh.Scene):
+        geoms = [g for g in mesh.dump() if isinstance(g, trimesh.Trimesh)]
+        if not geoms:
+            return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64)
+        mesh = geoms[0] if len(geoms) == 1 else trimesh.util.concatenate(geoms)
+    if not isinstance(mesh, trimesh.Trimesh):
+        raise ValueError("expected a triangle mesh but got a %s" % type(mesh).__name__)
+    return (np.asarray(mesh.vertices, dtype=np.float32).reshape(-1, 3),
+            np.asarray(mesh.faces, dtype=np.int64).reshape(-1, 3))
+
+
+def _meshio_formats():
+    try:
+        import meshio
+    except ImportError:
+        return {}
+    try:
+        from meshio._helpers import extension_to_filetypes
+        return {ext: list(fts) for ext, fts in extension_to_filetypes.items()}
+    except ImportError:  # pragma: no cover
+        return {}
+
+
+def _read_meshio(path, fmt):
+    import meshio
+
+    m = meshio.read(path, file_format=fmt)
+    tris = []
+    for block in m.cells:
+        if block.type == "triangle":
+            tris.append(np.asarray(block.data, np.int64))
+        elif block.type == "quad":
+            q = np.asarray(block.data, np.int64)
+            tris.append(np.concatenate([q[:, [0, 1, 2]], q[:, [0, 2, 3]]]))
+    pts = np.asarray(m.points, dtype=np.float32)
+    if pts.ndim == 2 and pts.shape[1] == 2:
+        pts = np.concatenate([pts, np.zeros((pts.shape[0], 1), np.float32)], 1)
+    if not tris and any(b.type.startswith("tetra") for b in m.cells):
+        raise ValueError("expected triangle cells but got a tetrahedral mesh (use gshell.io.load_tetgrid)")
+    faces = np.concatenate(tris) if tris else np.zeros((0, 3), np.int64)
+    return pts.reshape(-1, 3), faces
+
+
+_OWN_READ = {"ply": None, "obj": _read_obj, "off": _read_off, "stl": _read_stl}
+_NAMES = {"ply": "PLY", "obj": "OBJ", "off": "OFF", "stl": "STL", "glb": "GLB", "gltf": "glTF"}
+
+
+def _format_of(path, format, what="mesh"):
+    """Normalised format name from ``format`` or the path's extension."""
+    if format is not None:
+        if not isinstance(format, str) or not format:
+            raise TypeError("Expected format to be a format name such as 'ply' or None but got %r" % (format,))
+        fmt = format.lower().lstrip(".")
+        if fmt in _NAMES or any(fmt in fts for fts in _meshio_formats().values()):
+            return fmt
+        for ext, fts in _meshio_formats().items():
+            if ext.lstrip(".") == fmt:
+                return fts[0]
+        raise ValueError("Expected format to be one of %s or a meshio format but got %r"
+                         % (", ".join(sorted(_NAMES)), format))
+    p = os.fspath(path)
+    ext = os.path.splitext(p)[1].lower()
+    if ext[1:] in _NAMES:
+        return ext[1:]
+    mf = _meshio_formats()
+    if ext in mf:
+        return "gmsh" if "gmsh" in mf[ext] else mf[ext][0]  # .msh: gmsh before ansys
+    raise ValueError("Expected a %s path ending in .ply, .obj or .glb (or .stl, .off, .gltf, or an extension "
+                     "meshio knows%s) but got %r" % (what, "" if mf else "; meshio is not installed", p))
+
+
+def _check_loaded(path, fmt, v, f, allow_empty=False):
+    name = _NAMES.get(fmt, fmt)
+    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
+        raise ValueError("Malformed %s file %r: expected (V, 3) vertices and (F, 3) faces but got %s and %s"
+                         % (name, path, v.shape, f.shape))
+    if not allow_empty and (v.shape[0] == 0 or f.shape[0] == 0):
+        raise ValueError("Expected a non-empty mesh in %r (%s) but got %d vertices and %d faces"
+                         % (path, name, v.shape[0], f.shape[0]))
+    if v.size and not np.isfinite(v).all():
+        bad = int((~np.isfinite(v).all(1)).sum())
+        raise ValueError("Expected finite vertex coordinates in %r (%s) but got %d vertices with NaN/Inf"
+                         % (path, name, bad))
+    if f.size and (f.min() < 0 or f.max() >= v.shape[0]):
+        raise ValueError("Malformed %s file %r: expected face indices in [0, %d) but got indices in [%d, %d]"
+                         % (name, path, v.shape[0], int(f.min()), int(f.max())))
+
+
+def load_mesh(path, format=None, device="cpu", allow_empty=False):
+    """Reads a triangle mesh from OBJ, PLY (ASCII or binary), STL (ASCII or binary), OFF, GLB/glTF
+    or any format meshio reads.
+
+    PLY, OBJ, OFF and STL are parsed by gshell itself (polygons are split into triangle fans; for
+    STL, corners with exactly equal positions are merged into one vertex); GLB/glTF go through
+    trimesh (all meshes of the scene concatenated, node transforms applied) and other formats
+    through meshio (its triangle and quad cells). Vertices are returned as stored (unreferenced
+    vertices are kept).
+
+    Args:
+        path: str or os.PathLike.
+        format: format name (``"ply"``, ``"obj"``, ``"stl"``, ``"off"``, ``"glb"``, ``"gltf"`` or a
+            meshio format name such as ``"vtk"``); default: from the extension.
+        device: torch device of the returned tensors.
+        allow_empty: accept a mesh without vertices or faces.
+    Returns:
+        verts: (V, 3) float32 tensor. faces: (F, 3) int64 tensor.
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: unknown extension/format; a corrupt or truncated file (naming the path and the
+            format); an empty mesh; NaN/Inf coordinates; face indices out of range.
+        ImportError: when the format needs trimesh or meshio and it is not installed.
+
+    Example:
+        >>> verts, faces = gshell.io.load_mesh("bunny.obj")
+    """
+    p = os.fspath(path)
+    fmt = _format_of(p, format)
+    if not os.path.exists(p):
+        raise FileNotFoundError("Expected an existing mesh file but %r does not exist" % p)
+    if os.path.isdir(p):
+        raise IsADirectoryError("Expected a mesh file but %r is a folder" % p)
+    name = _NAMES.get(fmt, fmt)
+    try:
+        if fmt == "ply":
+            v, f, _ = read_ply(p)
+            v, f = v.numpy(), f.numpy()
+        elif fmt in _OWN_READ:
+            v, f = _OWN_READ[fmt](p)
+        elif fmt in ("glb", "gltf"):
+            try:
+                import trimesh  # noqa: F401
+            except ImportError:
+                raise ImportError("Reading %s files needs trimesh: pip install trimesh" % name) from None
+            v, f = _read_trimesh(p, fmt)
+        else:
+            try:
+                import meshio  # noqa: F401
+            except ImportError:
+                raise ImportError("Reading %s files needs meshio: pip install meshio" % fmt) from None
+            v, f = _read_meshio(p, fmt)
+    except (ImportError, PermissionError, IsADirectoryError):
+        raise
+    except (Exception, SystemExit) as e:  # any parser failure is a corrupt file (meshio may sys.exit)
+        msg = str(e).replace("\n", " ")
+        if msg.startswith("Malformed PLY file"):
+            raise ValueError(msg) from None
+        kind = "" if type(e) is ValueError else type(e).__name__ + ": "
+        raise ValueError("Malformed %s file %r: %s%s" % (name, p, kind, msg)) from None
+    v = np.ascontiguousarray(v, dtype=np.float32)
+    f = np.ascontiguousarray(f, dtype=np.int64)
+    _check_loaded(p, fmt, v, f, allow_empty)
+    return torch.from_numpy(v).to(device), torch.from_numpy(f).to(device)
+
+
+def _write_atomic_with(path, write):
+    """Runs ``write(tmp_path)`` on a temporary file in the folder of ``path``, then renames it."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError("Expected the folder of path to exist but %r does not" % folder)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_mesh(path, verts, faces, format=None, binary=True):
+    """Writes a triangle mesh, atomically, in the format of ``format`` or the path's extension.
+
+    PLY (binary little-endian, or ASCII with ``binary=False``), OBJ, OFF, STL (binary, or ASCII with
+    ``binary=False``), GLB and glTF (one file, embedded buffer) are written by gshell; any other
+    format meshio writes (``.vtk``, ``.vtu``, ``.msh``, ...) through meshio. The mesh goes to a
+    temporary file next to ``path`` that replaces ``path`` only once complete.
+
+    Args:
+        path: str or os.PathLike; its folder must exist.
+        verts: (V, 3) floating tensor or array, any device, finite, V >= 1.
+        faces: (F, 3) integer tensor or array, indices in [0, V), F >= 1.
+        format: format name (see :func:`load_mesh`); default: from the extension.
+        binary: for PLY and STL, binary (default) or ASCII.
+    Raises:
+        TypeError, ValueError: invalid or empty mesh, NaN/Inf coordinates, unknown format.
+        OSError: if the file cannot be written.
+
+    Example:
+        >>> gshell.io.save_mesh("out.stl", verts, faces, binary=False)
+    """
+    fmt = _format_of(path, format)
+    v, f = _mesh_arrays(verts, faces)
+    if v.shape[0] == 0 or f.shape[0] == 0:
+        raise ValueError("Expected a non-empty mesh (at least one vertex and one face) but got %d vertices "
+                         "and %d faces" % (v.shape[0], f.shape[0]))
+    if fmt == "ply":
+        (write_ply if binary else write_ply_ascii)(path, v, f)
+    elif fmt == "stl":
+        write_stl(path, v, f, binary=binary)
+    else:
+        writers = {"obj": write_obj, "off": write_off, "glb": write_glb, "gltf": write_gltf}
+        if fmt in writers:
+            writers[fmt](path, v, f)
+            return
+        try:
+            import meshio
+        except ImportError:
+            raise ImportError("Writing %s files needs meshio: pip install meshio" % fmt) from None
+        mesh = meshio.Mesh(v.astype(np.float64), [("triangle", f)])
+        _write_atomic_with(path, lambda tmp: meshio.write(tmp, mesh, file_format=fmt))
+
+
+# ----------------------------------------------------------------------------------- statistics
+def mesh_info(verts, faces):
+    """Topology and geometry statistics of a triangle mesh.
+
+    Args:
+        verts: (V, 3) float tensor or array. faces: (F, 3) int tensor or array.
+    Returns:
+        dict with ``vertices``, ``faces``, ``edges``, ``bounds_min``, ``bounds_max``, ``diagonal``,
+        ``unreferenced_vertices``, ``degenerate_faces`` (repeated index or area <= 1e-12 diag^2),
+        ``boundary_edges``, ``nonmanifold_edges`` (used by > 2 faces), ``watertight`` (every edge used
+        by exactly 2 faces), ``edge_manifold``, ``boundary_loops``, ``oriented`` (no directed edge used
+        twice: neighbouring faces are wound consistently), ``components``, ``euler_characteristic``
+        (V - E + F over referenced vertices), ``genus`` (sum over components, each (2 - chi - b) / 2; None
+        unless edge-manifold and oriented), ``component_genus`` (list, per component, largest
+        first: ``faces``, ``closed``, ``boundary_loops``, ``genus``), ``area`` and ``volume``
+        (signed, when watertight, else None).
+    """
+    v, f = _mesh_arrays(verts, faces)
+    v64 = v.astype(np.float64)
+    nv, nf = v.shape[0], f.shape[0]
+    out = {"vertices": nv, "faces": nf}
+    lo = v.min(0) if nv else np.zeros(3)
+    hi = v.max(0) if nv else np.zeros(3)
+    diag = float(np.linalg.norm(hi - lo))
+    out.update(bounds_min=[float(x) for x in lo], bounds_max=[float(x) for x in hi], diagonal=diag)
+    used = np.zeros(nv, bool)
+    used[f.reshape(-1)] = True
+    out["unreferenced_vertices"] = int(nv - used.sum())
+    cr = np.cross(v64[f[:, 1]] - v64[f[:, 0]], v64[f[:, 2]] - v64[f[:, 0]]) if nf else np.zeros((0, 3))
+    area = 0.5 * np.linalg.norm(cr, axis=1)
+    rep = (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2]) | (f[:, 2] == f[:, 0])
+    out["degenerate_faces"] = int((rep | (area <= 1e-12 * diag * diag)).sum())
+    out["area"] = float(area.sum())
+
+    directed = f[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
+    und = np.sort(directed, axis=1)
+    keys = und[:, 0] * max(nv, 1) + und[:, 1]
+    ukeys, inv, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    inv = inv.reshape(-1)
+    dkeys = directed[:, 0] * max(nv, 1) + directed[:, 1]
+    _, dcounts = np.unique(dkeys, return_counts=True)
+    out["edges"] = int(ukeys.size)
+    out["boundary_edges"] = int((counts == 1).sum())
+    out["nonmanifold_edges"] = int((counts > 2).sum())
+    out["watertight"] = bool(nf > 0 and (counts == 2).all())
+    out["edge_manifold"] = bool((counts <= 2).all())
+    out["oriented"] = bool((dcounts == 1).all())
+
+    # connected components (sharing a vertex) by union-find on the C++ kernel
+    from gshell.ops.mesh_components import connected_components
+
+    uedges = np.stack([ukeys // max(nv, 1), ukeys % max(nv, 1)], 1)
+    labels = connected_components(torch.from_numpy(uedges.astype(np.int64)), nv).numpy() if nv else np.zeros(0, np.int64)
+    comp_ids, comp_of = np.unique(labels[used], return_inverse=True)
+    ncomp = comp_ids.size
+    remap = np.full(max(int(labels.max()) + 1, 1) if nv else 1, -1, np.int64)
+    remap[comp_ids] = np.arange(ncomp)
+    vcomp = remap[labels] if nv else labels
+    out["components"] = int(ncomp)
+    bmask = counts == 1
+    bedges = uedges[bmask]
+    if bedges.shape[0]:
+        bl = connected_components(torch.from_numpy(bedges.astype(np.int64)), nv).numpy()
+        loop_ids = np.unique(bl[bedges[:, 0]])
+        loops_per_comp = np.bincount(vcomp[[int(np.flatnonzero(bl == i)[0]) for i in loop_ids]], minlength=ncomp) \
+            if loop_ids.size < 10000 else np.bincount(vcomp[np.unique(bedges[:, 0])], minlength=ncomp) * 0
+        out["boundary_loops"] = int(loop_ids.size)
+    else:
+        loops_per_comp = np.zeros(ncomp, np.int64)
+        out["boundary_loops"] = 0
+    vc = np.bincount(vcomp[used], minlength=ncomp)
+    fc = np.bincount(vcomp[f[:, 0]], minlength=ncomp)
+    ec = np.bincount(vcomp[uedges[:, 0]], minlength=ncomp)
+    closed_c = np.bincount(vcomp[uedges[:, 0]], weights=(counts != 2), minlength=ncomp) == 0
+    chi = vc - ec + fc
+    out["euler_characteristic"] = int(chi.sum())
+    ok = out["edge_manifold"] and out["oriented"]
+    comps = []
+    for c in np.argsort(-fc, kind="stable")[:100]:
+        g = (2 - int(chi[c]) - int(loops_per_comp[c])) / 2 if ok else None
+        comps.append({"faces": int(fc[c]), "closed": bool(closed_c[c]), "boundary_loops": int(loops_per_comp[c]),
+                      "genus": int(g) if g is not None and g == int(g) else g})
+    out["component_genus"] = comps
+    out["genus"] = int(sum(c["genus"] for c in comps)) if ok and ncomp <= 100 and \
+        all(isinstance(c["genus"], int) for c in comps) else None
+    out["volume"] = float((v64[f[:, 0]] * np.cross(v64[f[:, 1]], v64[f[:, 2]])).sum() / 6) \
+        if out["watertight"] else None
+    return out
+
+
+# ------------------------------------------------------------------------------- other libraries
+def _out_tensors(v, f, device):
+    return (torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)).to(device),
+            torch.from_numpy(np.ascontiguousarray(f, dtype=np.int64)).to(device))
+
+
+def to_trimesh(verts, faces):
+    """A ``trimesh.Trimesh`` (float64 vertices, not processed: vertex order kept) from tensors or
+    arrays on any device."""
+    import trimesh
+
+    v, f = _mesh_arrays(verts, faces)
+    return trimesh.Trimesh(vertices=v.astype(np.float64), faces=f, process=False)
+
+
+def from_trimesh(mesh, device="cpu"):
+    """verts (V, 3) float32 and faces (F, 3) int64 tensors from a ``trimesh.Trimesh`` (or a
+    ``trimesh.Scene``: its meshes concatenated)."""
+    v, f = _trimesh_arrays(mesh)
+    return _out_tensors(v, f, device)
+
+
+def to_open3d(verts, faces):
+    """An ``open3d.geometry.TriangleMesh`` from tensors or arrays on any device."""
+    import open3d as o3d
+
+    v, f = _mesh_arrays(verts, faces)
+    return o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(v.astype(np.float64)),
+                                     o3d.utility.Vector3iVector(f.astype(np.int32)))
+
+
+def from_open3d(mesh, device="cpu"):
+    """verts (V, 3) float32 and faces (F, 3) int64 tensors from an ``open3d.geometry.TriangleMesh``."""
+    if not (hasattr(mesh, "vertices") and hasattr(mesh, "triangles")):
+        raise TypeError("Expected an open3d.geometry.TriangleMesh but got %s" % type(mesh).__name__)
+    return _out_tensors(np.asarray(mesh.vertices).reshape(-1, 3), np.asarray(mesh.triangles).reshape(-1, 3), device)
+
+
+def to_pymeshlab(verts, faces):
+    """A ``pymeshlab.MeshSet`` holding the mesh (as its current mesh)."""
+    import pymeshlab
+
+    v, f = _mesh_arrays(verts, faces)
+    ms = pymeshlab.MeshSet()
+    ms.add_mesh(pymeshlab.Mesh(vertex_matrix=v.astype(np.float64), face_matrix=f.astype(np.int32)))
+    return ms
+
+
+def from_pymeshlab(mesh, device="cpu"):
+    """verts (V, 3) float32 and faces (F, 3) int64 tensors from a ``pymeshlab.MeshSet`` (its current
+    mesh) or a ``pymeshlab.Mesh``."""
+    m = mesh.current_mesh() if hasattr(mesh, "current_mesh") else mesh
+    if not (hasattr(m, "vertex_matrix") and hasattr(m, "face_matrix")):
+        raise TypeError("Expected a pymeshlab.MeshSet or pymeshlab.Mesh but got %s" % type(mesh).__name__)
+    return _out_tensors(m.vertex_matrix(), m.face_matrix(), device)
+
+
+# ------------------------------------------------------------------------------------- tet grids
+def load_tetgrid(path, device="cpu"):
+    """Loads a tetrahedral grid: an npz in the kaolin/nvdiffrec layout (``vertices``, ``indices``) or
+    a tetrahedral mesh meshio reads (``.msh``, ``.vtk``, ``.vtu``, ...: its ``tetra`` cells).
+
+    Args:
+        path: str or os.PathLike. device: torch device.
+    Returns:
+        TetGrid (negatively oriented tets repaired).
+    Raises:
+        FileNotFoundError: missing file. ValueError: corrupt file or no tetrahedra.
+    """
+    from gshell.tetgrid import TetGrid
+
+    p = os.fspath(path)
+    if not os.path.isfile(p):
+        raise FileNotFoundError("Expected an existing tet grid file but %r does not exist" % p)
+    if p.lower().endswith(".npz"):
+        return TetGrid.load(p, device=device)
+    fmt = _format_of(p, None, what="tet grid")
+    try:
+        import meshio
+    except ImportError:
+        raise ImportError("Reading %s tet meshes needs meshio: pip install meshio" % fmt) from None
+    try:
+        m = meshio.read(p, file_format=fmt)
+    except (Exception, SystemExit) as e:  # meshio's ansys reader calls sys.exit on bad input
+        raise ValueError("Malformed %s file %r: %s: %s" % (fmt, p, type(e).__name__, str(e).replace("\n", " "))) from None
+    tets = [np.asarray(b.data, np.int64) for b in m.cells if b.type == "tetra"]
+    if not tets:
+        raise ValueError("Expected tetrahedral ('tetra') cells in %r but got cell types %s"
+                         % (p, sorted({b.type for b in m.cells})))
+    pts = np.asarray(m.points, np.float32)
+    if pts.ndim != 2 or pts.shape[1] != 3 or not np.isfinite(pts).all():
+        raise ValueError("Expected finite (N, 3) points in %r but got shape %s" % (p, pts.shape))
+    return TetGrid(torch.from_numpy(pts).to(device), torch.from_numpy(np.concatenate(tets)).to(device))
+
+
+def save_tetgrid(path, grid):
+    """Writes a TetGrid, atomically: npz (``vertices``, ``indices``; kaolin/nvdiffrec layout) for a
+    ``.npz`` path, else any tetrahedral format meshio writes (``.msh``, ``.vtk``, ``.vtu``, ...)."""
+    from gshell.tetgrid import TetGrid
+
+    if not isinstance(grid, TetGrid):
+        raise TypeError("Expected grid to be a gshell.TetGrid but got %s" % type(grid).__name__)
+    p = os.fspath(path)
+    if p.lower().endswith(".npz"):
+        folder = os.path.dirname(os.path.abspath(p))
+        if not os.path.isdir(folder):
+            raise FileNotFoundError("Expected the folder of path to exist but %r does not" % folder)
+        grid.save(p)
+        return
+    fmt = _format_of(p, None, what="tet grid")
+    import meshio
+
+    mesh = meshio.Mesh(grid.vertices.detach().cpu().numpy().astype(np.float64),
+                       [("tetra", grid.tets.detach().cpu().numpy().astype(np.int64))])
+    _write_atomic_with(p, lambda tmp: meshio.write(tmp, mesh, file_format=fmt))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    v, f, a = read_ply(sys.argv[1])
+    print("vertices %d, faces %d, attributes %s" % (v.shape[0], f.shape[0], sorted(a)))

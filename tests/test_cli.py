@@ -66,7 +66,7 @@ def test_demo_without_output(tmp_path, capsys, monkeypatch):
     (["demo", "--res", "100000"], "in [2, 512]"),
     (["demo", "--device", "tpu"], "invalid choice"),
     (["demo", "--bogus"], "unrecognized arguments"),
-    (["info", "extra"], "unrecognized arguments"),
+    (["info", "a.ply", "b.ply"], "unrecognized arguments"),
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, message):
     assert cli.main(argv) == 2

@@ -371,7 +371,7 @@ def test_save_mesh_dispatch_and_errors(tmp_path):
         gio.save_mesh(tmp_path / ("m." + ext), v, f)
         assert (tmp_path / ("m." + ext)).stat().st_size > 0
     with pytest.raises(ValueError, match=r"\.ply, \.obj or \.glb"):
-        gio.save_mesh(tmp_path / "m.stl", v, f)
+        gio.save_mesh(tmp_path / "m.unknownext", v, f)
     with pytest.raises(ValueError, match="index"):
         gio.write_obj(tmp_path / "bad.obj", v, f + 10)
     assert not (tmp_path / "bad.obj").exists()

@@ -560,7 +560,7 @@ def build_parser():
 
     p = sub.add_parser(
         "reconstruct", help="reconstruct a mesh (open or closed) from calibrated views with G-Shell",
-        description="Multiview reconstruction with G-Shell. Targets are either a mesh (PLY) rendered "
+        description="Multiview reconstruction with G-Shell. Targets are either a mesh rendered "
                     "from VIEWS cameras on a sphere (mask, depth and normal images; the synthetic "
                     "setting of the G-Shell paper) or a NeuS/IDR scene folder (image/, mask/, "
                     "cameras_sphere.npz; masks only). Writes OUT/mesh.<fmt>, OUT/comparison.png "
@@ -572,7 +572,7 @@ def build_parser():
                "--image-res 128,192,256\n"
                "  gshell reconstruct --neus data/dtu_scan65 --out out/scan65 --format ply,glb",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mesh", nargs="?", metavar="MESH", help="target mesh (.ply)")
+    p.add_argument("mesh", nargs="?", metavar="MESH", help="target mesh (any format gshell convert reads)")
     p.add_argument("--neus", metavar="DIR", help="NeuS/IDR scene folder instead of a mesh")
     p.add_argument("--out", default=os.path.join("out", "reconstruct"), metavar="DIR",
                    help="output folder, created if missing (default: out/reconstruct)")

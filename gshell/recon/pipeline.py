@@ -344,6 +344,9 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
             loss = loss + w_reg * geo.sdf_reg_loss()
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            for p in geo.parameters():  # a near-degenerate triangle must not poison the fields
+                if p.grad is not None:
+                    torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
             opt.step()
             step += 1
             terms["loss"] = float(loss.detach())

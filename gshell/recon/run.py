@@ -16,13 +16,11 @@ FORMATS = ("ply", "obj", "glb")
 
 
 def _load_mesh(path):
-    from gshell.io import read_ply
+    from gshell.io import load_mesh
 
     if not os.path.exists(path):
         raise FileNotFoundError("Expected a mesh file but %r does not exist" % path)
-    if not path.lower().endswith(".ply"):
-        raise ValueError("Expected a .ply target mesh but got %r" % path)
-    verts, faces = read_ply(path)[:2]
+    verts, faces = load_mesh(path)
     if faces.shape[0] == 0:
         raise ValueError("Expected a target mesh with faces but %r has none" % path)
     return verts.float(), faces.long()
@@ -30,7 +28,7 @@ def _load_mesh(path):
 
 def run(out_dir, mesh=None, neus=None, n_views=24, config=None, formats=("ply",), quiet=False,
         device="cpu", backend="auto", log=print):
-    """Reconstructs a mesh from a target mesh's renderings (``mesh``, a PLY path) or from a NeuS
+    """Reconstructs a mesh from a target mesh's renderings (``mesh``, any format gshell.io reads) or from a NeuS
     scene folder (``neus``), and writes ``mesh.<fmt>``, ``comparison.png`` and, with a target
     mesh, ``metrics.json`` into ``out_dir``.
 

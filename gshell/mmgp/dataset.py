@@ -124,7 +124,7 @@ def _polyline(p0, p1, h):
     return p0 + t * (p1 - p0)
 
 
-def _side(rng, base_x, features, sign, h):
+def _side(base_x, features, sign, h):
     """One side, bottom to top, as points (start included, end excluded).
 
     ``base_x(y)`` is the straight (piecewise-linear) edge; ``features`` is a list of
@@ -174,8 +174,8 @@ def _outline(rng, h):
             if all(abs(yc - y2) > r + r2 + 0.08 for y2, r2, _ in feats[side]):
                 feats[side].append((yc, r, kind))
                 break
-    right_pts = _side(rng, right, feats[1], +1, h)                      # bottom -> top
-    left_pts = _side(rng, left, feats[-1], -1, h)[::-1]                 # top -> bottom after flip
+    right_pts = _side(right, feats[1], +1, h)                      # bottom -> top
+    left_pts = _side(left, feats[-1], -1, h)[::-1]                 # top -> bottom after flip
     # left_pts runs top -> bottom but starts at the excluded top point: rebuild with ends right.
     left_pts = np.concatenate([[(left(H), H)], left_pts[:-1]]) if len(left_pts) > 1 else left_pts
     bottom = _polyline((left(0.0), 0.0), (right(0.0), 0.0), h)          # left -> right
@@ -203,7 +203,8 @@ def make_plate(rng_or_seed, mesh_size=0.03):
         areas), ``outline`` (K, 2) float64, the input polygon, counterclockwise.
 
     Raises:
-        ValueError: bad ``mesh_size`` or seed; TypeError: wrong argument types.
+        ValueError: ``mesh_size`` out of range or a negative seed.
+        TypeError: ``rng_or_seed`` or ``mesh_size`` of the wrong type.
     """
     import triangle as tr
 

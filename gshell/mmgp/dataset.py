@@ -1,0 +1,503 @@
+"""A Tensile2d-like dataset: random 2D plates, each meshed on its own, in plane-stress tension.
+
+In the spirit of the Tensile2d case of MMGP (Casenave, Staber, Roynard, "MMGP: a Mesh Morphing
+Gaussian Process-based machine learning method for regression of physical problems under
+non-parameterized geometrical variability", NeurIPS 2023, https://arxiv.org/abs/2306.12342) and
+its PLAID release: every sample is a plate whose outline varies at random (width changes, notches
+and bulges on the left and right edges), meshed by ``triangle`` with its own topology and node
+count, clamped at the bottom, loaded by a uniform random traction on the top, and solved with
+linear elasticity in plane stress (P1 elements, scikit-fem). Outputs are nodal fields
+(displacement, von Mises stress) and scalars (their maxima).
+
+``triangle`` and ``scikit-fem`` are optional dependencies, imported inside the functions that
+need them.
+
+Example:
+    >>> from gshell.mmgp.dataset import generate, describe
+    >>> samples = generate(50, seed=0, cache_dir="data/tensile2d")   # doctest: +SKIP
+    >>> describe(samples)["n_nodes"]                                   # doctest: +SKIP
+"""
+import math
+import numbers
+import os
+import tempfile
+
+import numpy as np
+
+__all__ = ["make_plate", "solve_elasticity", "generate", "describe", "save_sample", "load_sample",
+           "boundary_loops"]
+
+# Bump when the generator changes in a way that changes samples: cached files carry it in their name.
+_VERSION = 1
+_HEIGHT = 1.0
+
+
+# --------------------------------------------------------------------------------------- checks
+
+def _check_mesh_size(mesh_size):
+    if isinstance(mesh_size, bool) or not isinstance(mesh_size, numbers.Real):
+        raise TypeError("Expected mesh_size to be a float but got %s" % type(mesh_size).__name__)
+    if not (math.isfinite(mesh_size) and 0.005 <= mesh_size <= 0.25):
+        raise ValueError("Expected mesh_size in [0.005, 0.25] but got %r" % (mesh_size,))
+    return float(mesh_size)
+
+
+def _check_int(name, v, lo):
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+        raise TypeError("Expected %s to be an int but got %s" % (name, type(v).__name__))
+    if v < lo:
+        raise ValueError("Expected %s >= %d but got %d" % (name, lo, v))
+    return int(v)
+
+
+def _rng(rng_or_seed):
+    if isinstance(rng_or_seed, np.random.Generator):
+        return rng_or_seed
+    if isinstance(rng_or_seed, bool):
+        raise TypeError("Expected rng_or_seed to be a numpy Generator, an int or a tuple of ints "
+                        "but got bool")
+    if isinstance(rng_or_seed, numbers.Integral) or (
+            isinstance(rng_or_seed, (tuple, list))
+            and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in rng_or_seed)):
+        seq = [rng_or_seed] if isinstance(rng_or_seed, numbers.Integral) else list(rng_or_seed)
+        if any(int(s) < 0 for s in seq):
+            raise ValueError("Expected rng_or_seed to be non-negative but got %r" % (rng_or_seed,))
+        return np.random.default_rng([int(s) for s in seq])
+    raise TypeError("Expected rng_or_seed to be a numpy Generator, an int or a tuple of ints but "
+                    "got %s" % type(rng_or_seed).__name__)
+
+
+def _check_mesh(points, triangles):
+    points = np.asarray(points)
+    triangles = np.asarray(triangles)
+    if points.ndim != 2 or points.shape[1] != 2 or not np.issubdtype(points.dtype, np.floating):
+        raise ValueError("Expected points of shape (N, 2) float but got shape %s, dtype %s"
+                         % (points.shape, points.dtype))
+    if not np.all(np.isfinite(points)):
+        raise ValueError("Expected points to be finite but they hold NaN/Inf")
+    if (triangles.ndim != 2 or triangles.shape[1] != 3 or triangles.shape[0] == 0
+            or not np.issubdtype(triangles.dtype, np.integer)):
+        raise ValueError("Expected triangles of shape (M, 3) int (M >= 1) but got shape %s, dtype %s"
+                         % (triangles.shape, triangles.dtype))
+    if triangles.min() < 0 or triangles.max() >= len(points):
+        raise ValueError("Expected triangles to index points in [0, %d) but got indices in [%d, %d]"
+                         % (len(points), triangles.min(), triangles.max()))
+    return points.astype(np.float64), triangles.astype(np.int64)
+
+
+# ------------------------------------------------------------------------------------- geometry
+
+def _signed_areas(points, triangles):
+    a, b, c = points[triangles[:, 0]], points[triangles[:, 1]], points[triangles[:, 2]]
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+
+def boundary_loops(triangles):
+    """Counts the boundary loops of a triangle mesh (1 for a disk-like plate).
+
+    Args:
+        triangles: (M, 3) int64 vertex indices.
+
+    Returns:
+        int: the number of connected components of the boundary edges (edges used by one triangle).
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    tri = np.asarray(triangles, dtype=np.int64)
+    e = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1)
+    uniq, counts = np.unique(e, axis=0, return_counts=True)
+    b = uniq[counts == 1]
+    if len(b) == 0:
+        return 0
+    verts, inv = np.unique(b, return_inverse=True)
+    inv = inv.reshape(-1, 2)
+    g = coo_matrix((np.ones(len(b)), (inv[:, 0], inv[:, 1])), shape=(len(verts), len(verts)))
+    return int(connected_components(g, directed=False)[0])
+
+
+def _polyline(p0, p1, h):
+    """Points from p0 (included) to p1 (excluded), spacing about h."""
+    p0, p1 = np.asarray(p0, float), np.asarray(p1, float)
+    n = max(int(math.ceil(np.linalg.norm(p1 - p0) / h)), 1)
+    t = np.arange(n)[:, None] / n
+    return p0 + t * (p1 - p0)
+
+
+def _side(base_x, features, sign, h):
+    """One side, bottom to top, as points (start included, end excluded).
+
+    ``base_x(y)`` is the straight (piecewise-linear) edge; ``features`` is a list of
+    (y_center, radius, kind) with kind +1 for a bulge (outward) and -1 for a notch (inward);
+    ``sign`` is +1 for the right side (outward = +x) and -1 for the left.
+    """
+    pts = []
+    y = 0.0
+    for yc, r, kind in sorted(features):
+        pts.append(_polyline((base_x(y), y), (base_x(yc - r), yc - r), h))
+        n = max(int(math.ceil(math.pi * r / h)), 4)
+        phi = -math.pi / 2 + math.pi * np.arange(n) / n
+        xc = base_x(yc)
+        arc = np.stack([xc + sign * kind * r * np.cos(phi), yc + r * np.sin(phi)], axis=1)
+        arc[0, 0] = base_x(yc - r)  # start exactly on the straight edge
+        pts.append(arc)
+        y = yc + r
+    pts.append(_polyline((base_x(y), y), (base_x(_HEIGHT), _HEIGHT), h))
+    return np.concatenate(pts)
+
+
+def _outline(rng, h):
+    """A random counterclockwise outline: bottom edge y=0 and top edge y=1 straight."""
+    H = _HEIGHT
+    # Width changes: each side is piecewise linear through 3 control heights.
+    ys = np.array([0.0, 0.5 * H, H])
+    xl = -rng.uniform(0.4, 0.6, size=3)      # left edge x at y = 0, H/2, H
+    xr = rng.uniform(0.4, 0.6, size=3)
+    xl += 0.5
+    xr += 0.5
+
+    def left(y):
+        return float(np.interp(y, ys, xl))
+
+    def right(y):
+        return float(np.interp(y, ys, xr))
+
+    # 0-3 semicircular notches / bulges on the left/right edges, not overlapping on one side.
+    n_feat = int(rng.integers(0, 4))
+    feats = {-1: [], 1: []}
+    for _ in range(n_feat):
+        side = int(rng.choice([-1, 1]))
+        kind = int(rng.choice([-1, 1]))
+        r = float(rng.uniform(0.05, 0.15))
+        for _try in range(20):
+            yc = float(rng.uniform(r + 0.15, H - r - 0.15))
+            if all(abs(yc - y2) > r + r2 + 0.08 for y2, r2, _ in feats[side]):
+                feats[side].append((yc, r, kind))
+                break
+    right_pts = _side(right, feats[1], +1, h)                      # bottom -> top
+    left_pts = _side(left, feats[-1], -1, h)[::-1]                 # top -> bottom after flip
+    # left_pts runs top -> bottom but starts at the excluded top point: rebuild with ends right.
+    left_pts = np.concatenate([[(left(H), H)], left_pts[:-1]]) if len(left_pts) > 1 else left_pts
+    bottom = _polyline((left(0.0), 0.0), (right(0.0), 0.0), h)          # left -> right
+    top = _polyline((right(H), H), (left(H), H), h)                     # right -> left
+    # CCW: bottom (L->R), right side (up), top (R->L), left side (down).
+    outline = np.concatenate([bottom, right_pts, top, left_pts])
+    return outline
+
+
+def make_plate(rng_or_seed, mesh_size=0.03):
+    """A random plate, roughly [0, 1] x [0, 1], meshed by ``triangle``.
+
+    The bottom (y = 0) and top (y = 1) edges are straight; the left and right edges are piecewise
+    linear with random widths at three heights, plus 0 to 3 semicircular notches or bulges with
+    random position and radius in [0.05, 0.15]. The outline is meshed with quality constraints
+    (``'pq30a{area}'``: minimum angle 30 degrees, maximum area that of an equilateral triangle of
+    side ``mesh_size``), so node counts differ from plate to plate.
+
+    Args:
+        rng_or_seed: a ``numpy.random.Generator``, an int or a tuple of ints (non-negative).
+        mesh_size: target edge length, float in [0.005, 0.25]. 0.03 gives about 1-2k nodes.
+
+    Returns:
+        tuple: ``points`` (N, 2) float64, ``triangles`` (M, 3) int64 counterclockwise (positive
+        areas), ``outline`` (K, 2) float64, the input polygon, counterclockwise.
+
+    Raises:
+        ValueError: ``mesh_size`` out of range or a negative seed.
+        TypeError: ``rng_or_seed`` or ``mesh_size`` of the wrong type.
+    """
+    import triangle as tr
+
+    h = _check_mesh_size(mesh_size)
+    rng = _rng(rng_or_seed)
+    outline = _outline(rng, h)
+    k = len(outline)
+    seg = np.stack([np.arange(k), (np.arange(k) + 1) % k], axis=1)
+    area = math.sqrt(3) / 4 * h * h
+    out = tr.triangulate({"vertices": outline, "segments": seg}, "pq30a%.10fQ" % area)
+    points = np.asarray(out["vertices"], dtype=np.float64)
+    triangles = np.asarray(out["triangles"], dtype=np.int64)
+    # Drop unused vertices (triangle keeps none normally, but be sure).
+    used = np.zeros(len(points), bool)
+    used[triangles.ravel()] = True
+    if not used.all():
+        remap = np.cumsum(used) - 1
+        points, triangles = points[used], remap[triangles]
+    areas = _signed_areas(points, triangles)
+    flip = areas < 0
+    triangles[flip] = triangles[flip][:, [0, 2, 1]]
+    assert np.all(np.abs(areas) > 0), "degenerate triangle from triangle"
+    assert boundary_loops(triangles) == 1, "plate must have exactly one boundary loop"
+    return points, triangles, outline
+
+
+# ------------------------------------------------------------------------------------- physics
+
+def _element_stress(points, triangles, u, E, nu):
+    """P1 element stresses (M, 3) (sxx, syy, sxy) in plane stress, and signed areas (M,)."""
+    p = points[triangles]                                   # (M, 3, 2)
+    x, y = p[..., 0], p[..., 1]
+    area2 = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])
+    # Gradients of the barycentric functions: dN_i/dx = (y_j - y_k) / 2A, dN_i/dy = (x_k - x_j) / 2A.
+    dNdx = np.stack([y[:, 1] - y[:, 2], y[:, 2] - y[:, 0], y[:, 0] - y[:, 1]], 1) / area2[:, None]
+    dNdy = np.stack([x[:, 2] - x[:, 1], x[:, 0] - x[:, 2], x[:, 1] - x[:, 0]], 1) / area2[:, None]
+    ue = u[triangles]                                       # (M, 3, 2)
+    exx = np.sum(dNdx * ue[..., 0], 1)
+    eyy = np.sum(dNdy * ue[..., 1], 1)
+    gxy = np.sum(dNdy * ue[..., 0] + dNdx * ue[..., 1], 1)
+    c = E / (1.0 - nu * nu)
+    sxx = c * (exx + nu * eyy)
+    syy = c * (eyy + nu * exx)
+    sxy = E / (2.0 * (1.0 + nu)) * gxy
+    return np.stack([sxx, syy, sxy], 1), 0.5 * area2
+
+
+def _von_mises(s):
+    sxx, syy, sxy = s[..., 0], s[..., 1], s[..., 2]
+    return np.sqrt(np.maximum(sxx * sxx - sxx * syy + syy * syy + 3.0 * sxy * sxy, 0.0))
+
+
+def solve_elasticity(points, triangles, traction, E=1.0, nu=0.3, *, bottom="clamped"):
+    """Linear elasticity in plane stress on a plate: bottom clamped, top under uniform traction.
+
+    P1 vector elements (scikit-fem ``ElementVector(ElementTriP1())``) with the plane-stress Lamé
+    parameters ``lambda* = E nu / (1 - nu^2)``, ``mu = E / (2 (1 + nu))``; the traction is a
+    boundary integral over the top facets (``FacetBasis``), the Dirichlet nodes are condensed out.
+
+    Args:
+        points: (N, 2) float64 node coordinates.
+        triangles: (M, 3) int64 triangles.
+        traction: (tx, ty), the uniform traction vector on the top edge (y = max y).
+        E: Young's modulus, float > 0.
+        nu: Poisson's ratio, float in (-1, 0.5).
+        bottom: ``"clamped"`` (u = 0 on the bottom edge y = min y) or ``"roller"`` (u_y = 0 on the
+            bottom edge and u_x = 0 at its leftmost node only: no lateral constraint, used for the
+            analytic tension test).
+
+    Returns:
+        dict: ``"u"`` (N, 2) float64 displacement; ``"sigma"`` (N, 3) float64 nodal stresses
+        (sxx, syy, sxy); ``"sigma_vm"`` (N,) float64 nodal von Mises stress. Nodal values are the
+        area-weighted averages of the constant element values over the triangles at each node
+        (von Mises is computed per element, then averaged).
+
+    Raises:
+        ValueError: malformed mesh or parameters.
+    """
+    from skfem import (Basis, ElementTriP1, ElementVector, FacetBasis, LinearForm, MeshTri, asm,
+                       condense, solve)
+    from skfem.models.elasticity import linear_elasticity
+
+    points, triangles = _check_mesh(points, triangles)
+    t = np.asarray(traction, dtype=np.float64).ravel()
+    if t.shape != (2,) or not np.all(np.isfinite(t)):
+        raise ValueError("Expected traction to be 2 finite floats (tx, ty) but got %r" % (traction,))
+    if not (math.isfinite(E) and E > 0):
+        raise ValueError("Expected E > 0 but got %r" % (E,))
+    if not (math.isfinite(nu) and -1.0 < nu < 0.5):
+        raise ValueError("Expected nu in (-1, 0.5) but got %r" % (nu,))
+    if bottom not in ("clamped", "roller"):
+        raise ValueError("Expected bottom to be 'clamped' or 'roller' but got %r" % (bottom,))
+    areas = _signed_areas(points, triangles)
+    if np.any(areas <= 0):
+        raise ValueError("Expected counterclockwise triangles (positive areas) but got %d with area <= 0"
+                         % int(np.sum(areas <= 0)))
+
+    ymin, ymax = points[:, 1].min(), points[:, 1].max()
+    tol = 1e-9 * max(ymax - ymin, 1.0)
+    mesh = MeshTri(points.T.copy(), triangles.T.copy())
+    elem = ElementVector(ElementTriP1())
+    basis = Basis(mesh, elem)
+    lam = E * nu / (1.0 - nu * nu)
+    mu = E / (2.0 * (1.0 + nu))
+    K = asm(linear_elasticity(lam, mu), basis)
+
+    top = mesh.facets_satisfying(lambda x: np.abs(x[1] - ymax) < tol, boundaries_only=True)
+    bot = mesh.facets_satisfying(lambda x: np.abs(x[1] - ymin) < tol, boundaries_only=True)
+    if len(top) == 0 or len(bot) == 0:
+        raise ValueError("Expected a straight bottom and top edge (boundary facets at y = min and "
+                         "y = max) but got %d bottom and %d top facets" % (len(bot), len(top)))
+    tx, ty = float(t[0]), float(t[1])
+
+    @LinearForm
+    def load(v, w):
+        val = v if isinstance(v, np.ndarray) else v.value   # skfem >= 8: fields are arrays
+        return tx * val[0] + ty * val[1]
+
+    f = asm(load, FacetBasis(mesh, elem, facets=top))
+    nd = basis.nodal_dofs                                   # (2, N): u_x and u_y dof per node
+    bot_nodes = np.unique(mesh.facets[:, bot].ravel())
+    if bottom == "clamped":
+        D = np.concatenate([nd[0, bot_nodes], nd[1, bot_nodes]])
+    else:
+        pin = bot_nodes[np.argmin(points[bot_nodes, 0])]
+        D = np.concatenate([nd[1, bot_nodes], [nd[0, pin]]])
+    x = solve(*condense(K, f, D=D))
+    u = np.stack([x[nd[0]], x[nd[1]]], axis=1)
+
+    s_el, a_el = _element_stress(points, triangles, u, E, nu)
+    vm_el = _von_mises(s_el)
+    n = len(points)
+    w = np.zeros(n)
+    np.add.at(w, triangles.ravel(), np.repeat(a_el, 3))
+    sig = np.zeros((n, 3))
+    vm = np.zeros(n)
+    for k in range(3):
+        np.add.at(sig, triangles[:, k], s_el * a_el[:, None])
+        np.add.at(vm, triangles[:, k], vm_el * a_el)
+    sig /= w[:, None]
+    vm /= w
+    return {"u": u, "sigma": sig, "sigma_vm": vm}
+
+
+# ------------------------------------------------------------------------------------- dataset
+
+def _sample(seed, i, mesh_size):
+    rng = np.random.default_rng([seed, i])
+    points, triangles, _outline_ = make_plate(rng, mesh_size)
+    tx = float(rng.uniform(-0.3, 0.3))
+    ty = float(rng.uniform(0.5, 1.5))
+    e_factor = float(rng.uniform(0.8, 1.2))
+    sol = solve_elasticity(points, triangles, (tx, ty), E=e_factor, nu=0.3)
+    unorm = np.linalg.norm(sol["u"], axis=1)
+    return {
+        "points": points,
+        "triangles": triangles,
+        "scalars_in": np.array([tx, ty, e_factor]),
+        "fields": {"u": sol["u"], "sigma_vm": sol["sigma_vm"]},
+        "scalars_out": {"max_von_mises": float(sol["sigma_vm"].max()),
+                        "max_u_norm": float(unorm.max())},
+    }
+
+
+def save_sample(path, sample):
+    """Writes one sample to ``path`` (.npz) atomically: a temp file in the same folder, then
+    ``os.replace``, so a reader never sees a partial file.
+
+    Args:
+        path: destination file name.
+        sample: a dict as returned by :func:`generate`.
+    """
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    arrays = {"points": sample["points"], "triangles": sample["triangles"],
+              "scalars_in": sample["scalars_in"]}
+    for k, v in sample["fields"].items():
+        arrays["field_" + k] = v
+    for k, v in sample["scalars_out"].items():
+        arrays["out_" + k] = np.float64(v)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".npz", dir=d)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def load_sample(path):
+    """Reads a sample written by :func:`save_sample`.
+
+    Returns:
+        dict: the same layout as the samples of :func:`generate`.
+    """
+    with np.load(path) as z:
+        return {
+            "points": z["points"].astype(np.float64),
+            "triangles": z["triangles"].astype(np.int64),
+            "scalars_in": z["scalars_in"].astype(np.float64),
+            "fields": {k[6:]: z[k] for k in z.files if k.startswith("field_")},
+            "scalars_out": {k[4:]: float(z[k]) for k in z.files if k.startswith("out_")},
+        }
+
+
+def _cache_name(seed, i, mesh_size):
+    return "tensile2d_v%d_h%s_seed%d_%06d.npz" % (_VERSION, repr(float(mesh_size)), seed, i)
+
+
+def generate(n, seed=0, cache_dir=None, progress=True, mesh_size=0.03):
+    """Generates ``n`` Tensile2d-like samples (plates with their own meshes, plane-stress solutions).
+
+    Sample ``i`` draws everything from ``numpy.random.default_rng([seed, i])``, so it is the same
+    whatever ``n`` is. Random inputs: traction ``tx`` in [-0.3, 0.3], ``ty`` in [0.5, 1.5] on the
+    top edge, and a Young's modulus factor ``E`` in [0.8, 1.2] (nu = 0.3); plus the random outline.
+
+    Args:
+        n: number of samples, int >= 1.
+        seed: int >= 0.
+        cache_dir: folder for one ``.npz`` per sample (named by version, mesh size, seed and index);
+            samples already there are read instead of recomputed. None: no cache.
+        progress: show a progress bar (``gshell._progress.Progress``) on stderr.
+        mesh_size: target edge length, float in [0.005, 0.25].
+
+    Returns:
+        list of dict, one per sample: ``"points"`` (N_i, 2) float64, ``"triangles"`` (M_i, 3) int64,
+        ``"scalars_in"`` (3,) float64 ``[tx, ty, E]``, ``"fields"`` {``"u"`` (N_i, 2) float64,
+        ``"sigma_vm"`` (N_i,) float64}, ``"scalars_out"`` {``"max_von_mises"``: float,
+        ``"max_u_norm"``: float}.
+
+    Raises:
+        ValueError: ``n < 1``, ``seed < 0``, ``mesh_size`` out of range.
+    """
+    n = _check_int("n", n, 1)
+    seed = _check_int("seed", seed, 0)
+    mesh_size = _check_mesh_size(mesh_size)
+    from .._progress import Progress
+
+    bar = Progress(n, "tensile2d", quiet=not progress)
+    out = []
+    for i in range(n):
+        path = None
+        sample = None
+        if cache_dir is not None:
+            path = os.path.join(os.fspath(cache_dir), _cache_name(seed, i, mesh_size))
+            if os.path.exists(path):
+                try:
+                    sample = load_sample(path)
+                except Exception:  # corrupt / foreign file: recompute and overwrite
+                    sample = None
+        if sample is None:
+            sample = _sample(seed, i, mesh_size)
+            if path is not None:
+                save_sample(path, sample)
+        out.append(sample)
+        bar.update(1, nodes=len(sample["points"]))
+    bar.close()
+    return out
+
+
+def describe(samples):
+    """Summary statistics of a list of samples (for the command line).
+
+    Args:
+        samples: list of dicts as returned by :func:`generate`.
+
+    Returns:
+        dict: ``"n_samples"``; ``"n_nodes"`` and ``"n_triangles"`` {min, max, mean};
+        ``"scalars_in"`` {min, max} per component (lists); ``"scalars_out"`` {name: {min, max, mean}}.
+    """
+    if not isinstance(samples, (list, tuple)) or len(samples) == 0:
+        raise ValueError("Expected samples to be a non-empty list of sample dicts but got %r"
+                         % (type(samples).__name__ if not isinstance(samples, (list, tuple))
+                            else "an empty list",))
+
+    def stats(v):
+        v = np.asarray(v, dtype=np.float64)
+        return {"min": float(v.min()), "max": float(v.max()), "mean": float(v.mean())}
+
+    nodes = [len(s["points"]) for s in samples]
+    tris = [len(s["triangles"]) for s in samples]
+    sin = np.stack([np.asarray(s["scalars_in"], dtype=np.float64) for s in samples])
+    names = sorted(samples[0]["scalars_out"])
+    n_st, t_st = stats(nodes), stats(tris)
+    n_st["min"], n_st["max"] = int(n_st["min"]), int(n_st["max"])
+    t_st["min"], t_st["max"] = int(t_st["min"]), int(t_st["max"])
+    return {
+        "n_samples": len(samples),
+        "n_nodes": n_st,
+        "n_triangles": t_st,
+        "scalars_in": {"names": ["tx", "ty", "E"], "min": sin.min(0).tolist(),
+                       "max": sin.max(0).tolist()},
+        "scalars_out": {k: stats([s["scalars_out"][k] for s in samples]) for k in names},
+    }

@@ -1,0 +1,190 @@
+"""Tests of the Tensile2d-like dataset generator (gshell.mmgp.dataset)."""
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip("triangle")
+pytest.importorskip("skfem")
+scipy_sparse = pytest.importorskip("scipy.sparse")
+csgraph = pytest.importorskip("scipy.sparse.csgraph")
+
+from gshell.mmgp import dataset  # noqa: E402
+from gshell.mmgp.dataset import describe, generate, make_plate, solve_elasticity  # noqa: E402
+
+H = 0.06  # coarse meshes keep the tests fast
+
+
+def _areas(p, t):
+    a, b, c = p[t[:, 0]], p[t[:, 1]], p[t[:, 2]]
+    return 0.5 * ((b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0]))
+
+
+def _boundary_components(t):
+    e = np.sort(np.concatenate([t[:, [0, 1]], t[:, [1, 2]], t[:, [2, 0]]]), axis=1)
+    uniq, cnt = np.unique(e, axis=0, return_counts=True)
+    b = uniq[cnt == 1]
+    verts, inv = np.unique(b, return_inverse=True)
+    inv = inv.reshape(-1, 2)
+    # every boundary vertex on exactly two boundary edges: the boundary is a union of loops
+    assert np.all(np.bincount(inv.ravel()) == 2)
+    g = scipy_sparse.coo_matrix((np.ones(len(b)), (inv[:, 0], inv[:, 1])),
+                                shape=(len(verts), len(verts)))
+    return csgraph.connected_components(g, directed=False)[0]
+
+
+def _rectangle(w=2.0, h=1.0, area=0.01):
+    import triangle as tr
+    v = np.array([[0, 0], [w, 0], [w, h], [0, h]], float)
+    out = tr.triangulate({"vertices": v, "segments": [[0, 1], [1, 2], [2, 3], [3, 0]]},
+                         "pq30a%gQ" % area)
+    return out["vertices"].astype(np.float64), out["triangles"].astype(np.int64)
+
+
+def test_plates_are_disks_with_positive_areas_and_varying_node_counts():
+    counts = []
+    for s in range(6):
+        p, t, outline = make_plate(s, mesh_size=H)
+        assert p.dtype == np.float64 and p.shape[1] == 2
+        assert t.dtype == np.int64 and t.shape[1] == 3
+        assert outline.ndim == 2 and outline.shape[1] == 2
+        assert np.all(_areas(p, t) > 0)
+        assert _boundary_components(t) == 1
+        assert len(np.unique(t)) == len(p)  # no unused vertices
+        assert p[:, 1].min() == 0.0 and p[:, 1].max() == 1.0
+        assert -0.3 < p[:, 0].min() and p[:, 0].max() < 1.3
+        counts.append(len(p))
+    assert len(set(counts)) > 1
+    # the default mesh size gives ~1-3k nodes
+    p, _, _ = make_plate(0)
+    assert 1000 <= len(p) <= 3000
+
+
+def test_make_plate_accepts_generators_and_is_deterministic():
+    a = make_plate(np.random.default_rng(3), mesh_size=H)
+    b = make_plate(3, mesh_size=H)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_tension_patch_test_is_exact():
+    """Uniform tension ty on top, bottom on rollers (u_y = 0) with one pin (u_x = 0): uniform
+    syy = ty, u_y = ty y / E, u_x = -nu ty x / E (plane stress), exactly with P1."""
+    p, t = _rectangle()
+    E, nu, ty = 2.0, 0.3, 0.7
+    r = solve_elasticity(p, t, (0.0, ty), E=E, nu=nu, bottom="roller")
+    assert r["u"].shape == (len(p), 2) and r["sigma"].shape == (len(p), 3)
+    assert r["sigma_vm"].shape == (len(p),)
+    np.testing.assert_allclose(r["sigma"], np.tile([0.0, ty, 0.0], (len(p), 1)), atol=1e-10)
+    np.testing.assert_allclose(r["u"][:, 1], ty * p[:, 1] / E, atol=1e-10)
+    np.testing.assert_allclose(r["u"][:, 0], -nu * ty * p[:, 0] / E, atol=1e-10)
+    np.testing.assert_allclose(r["sigma_vm"], ty, atol=1e-10)
+
+
+def test_clamped_solution_is_fixed_at_bottom_and_balances_the_load():
+    p, t = _rectangle(1.0, 1.0, 0.005)
+    r = solve_elasticity(p, t, (0.2, 1.0))
+    bottom = p[:, 1] == 0.0
+    assert np.all(r["u"][bottom] == 0.0)
+    top = p[:, 1] == 1.0
+    assert np.all(r["u"][top, 1] > 0) and np.mean(r["u"][top, 0]) > 0
+    # Equilibrium: the mean of syy over a horizontal cut near mid height is ty (here away from
+    # the clamped corners' singularities, the P1 nodal average is close).
+    mid = np.abs(p[:, 1] - 0.5) < 0.1
+    assert abs(np.mean(r["sigma"][mid, 1]) - 1.0) < 0.1
+
+
+def test_solve_rejects_bad_input():
+    p, t = _rectangle()
+    with pytest.raises(ValueError, match="traction"):
+        solve_elasticity(p, t, (1.0,))
+    with pytest.raises(ValueError, match="E"):
+        solve_elasticity(p, t, (0.0, 1.0), E=-1.0)
+    with pytest.raises(ValueError, match="nu"):
+        solve_elasticity(p, t, (0.0, 1.0), nu=0.5)
+    with pytest.raises(ValueError, match="counterclockwise"):
+        solve_elasticity(p, t[:, [0, 2, 1]], (0.0, 1.0))
+    with pytest.raises(ValueError, match="triangles"):
+        solve_elasticity(p, t + len(p), (0.0, 1.0))
+
+
+def test_generate_layout_and_reproducibility():
+    a = generate(3, seed=7, progress=False, mesh_size=H)
+    b = generate(5, seed=7, progress=False, mesh_size=H)
+    c = generate(3, seed=7, progress=False, mesh_size=H)
+    assert len(a) == 3 and len(b) == 5
+    for s in a:
+        n = len(s["points"])
+        assert s["points"].shape == (n, 2) and s["triangles"].dtype == np.int64
+        assert s["scalars_in"].shape == (3,)
+        tx, ty, e = s["scalars_in"]
+        assert -0.3 <= tx <= 0.3 and 0.5 <= ty <= 1.5 and 0.8 <= e <= 1.2
+        assert s["fields"]["u"].shape == (n, 2) and s["fields"]["sigma_vm"].shape == (n,)
+        assert s["scalars_out"]["max_von_mises"] == pytest.approx(s["fields"]["sigma_vm"].max())
+        assert s["scalars_out"]["max_u_norm"] == pytest.approx(
+            np.linalg.norm(s["fields"]["u"], axis=1).max())
+    for x, y, z in zip(a, b, c):
+        for key in ("points", "triangles", "scalars_in"):
+            np.testing.assert_array_equal(x[key], y[key])
+            np.testing.assert_array_equal(x[key], z[key])
+        for key in ("u", "sigma_vm"):
+            np.testing.assert_array_equal(x["fields"][key], y["fields"][key])
+        assert x["scalars_out"] == y["scalars_out"]
+    assert len({len(s["points"]) for s in b}) > 1
+    other = generate(1, seed=8, progress=False, mesh_size=H)[0]
+    assert not np.array_equal(other["scalars_in"], a[0]["scalars_in"])
+
+
+def test_cache_round_trip(tmp_path, monkeypatch):
+    first = generate(3, seed=1, cache_dir=tmp_path, progress=False, mesh_size=H)
+    files = sorted(os.listdir(tmp_path))
+    assert len(files) == 3 and all(f.endswith(".npz") for f in files)  # no temp files left
+
+    def boom(*args, **kwargs):
+        raise AssertionError("the cache should have been used")
+
+    monkeypatch.setattr(dataset, "solve_elasticity", boom)
+    monkeypatch.setattr(dataset, "make_plate", boom)
+    second = generate(3, seed=1, cache_dir=tmp_path, progress=False, mesh_size=H)
+    for x, y in zip(first, second):
+        for key in ("points", "triangles", "scalars_in"):
+            np.testing.assert_array_equal(x[key], y[key])
+            assert x[key].dtype == y[key].dtype
+        for key in ("u", "sigma_vm"):
+            np.testing.assert_array_equal(x["fields"][key], y["fields"][key])
+        assert x["scalars_out"] == y["scalars_out"]
+    # a new sample index is not cached: it must be computed
+    with pytest.raises(AssertionError, match="cache"):
+        generate(4, seed=1, cache_dir=tmp_path, progress=False, mesh_size=H)
+
+
+def test_progress_bar_and_describe(capsys):
+    s = generate(2, seed=0, progress=True, mesh_size=H)
+    assert "tensile2d" in capsys.readouterr().err
+    d = describe(s)
+    assert d["n_samples"] == 2
+    assert d["n_nodes"]["min"] == min(len(x["points"]) for x in s)
+    assert d["n_nodes"]["max"] == max(len(x["points"]) for x in s)
+    assert set(d["scalars_out"]) == {"max_von_mises", "max_u_norm"}
+    assert len(d["scalars_in"]["min"]) == 3
+    with pytest.raises(ValueError, match="samples"):
+        describe([])
+
+
+@pytest.mark.parametrize("kwargs", [{"n": 0}, {"n": -2}, {"n": 1, "mesh_size": 0.0},
+                                    {"n": 1, "mesh_size": -0.1}, {"n": 1, "mesh_size": float("nan")},
+                                    {"n": 1, "mesh_size": 5.0}, {"n": 1, "seed": -1}])
+def test_bad_arguments_raise_value_error(kwargs):
+    with pytest.raises(ValueError, match="Expected"):
+        generate(progress=False, **kwargs)
+
+
+def test_bad_argument_types_raise_type_error():
+    with pytest.raises(TypeError, match="n"):
+        generate(2.5, progress=False)
+    with pytest.raises(TypeError, match="mesh_size"):
+        generate(1, mesh_size="fine", progress=False)
+    with pytest.raises(ValueError, match="mesh_size"):
+        make_plate(0, mesh_size=0.0)
+    with pytest.raises(TypeError, match="rng_or_seed"):
+        make_plate("seed")

@@ -76,8 +76,12 @@ class GaussianProcess:
         length_scale_bounds: (lo, hi) in standardised input units.
         signal_variance_bounds: (lo, hi) in standardised output units.
         noise_bounds: (lo, hi) of the nugget variance in standardised output units.
-        optimize: if False, keep the initial hyperparameters (``l = 1, s2 = 1, noise = 1e-2``
-            unless ``set_params`` is called).
+        optimize: if False, keep the initial hyperparameters (``l = 1, s2 = 1, noise = 1e-2``).
+        y_scaling: "per_column" (each output column centred and divided by its own std) or
+            "shared" (each column centred, all divided by one common scale, the root mean column
+            variance). With shared hyperparameters over POD coefficients, "shared" keeps the
+            energy ordering: per-column scaling would give the noise-like low-energy modes as much
+            weight in the likelihood as the leading ones (MMGP uses "shared").
 
     Attributes (after ``fit``):
         length_scales_: (p,) float64 length scales in the original input units.
@@ -91,7 +95,12 @@ class GaussianProcess:
     """
 
     def __init__(self, n_restarts=5, seed=0, length_scale_bounds=(1e-2, 1e3),
-                 signal_variance_bounds=(1e-2, 1e2), noise_bounds=(1e-8, 1.0), optimize=True):
+                 signal_variance_bounds=(1e-2, 1e2), noise_bounds=(1e-8, 1.0), optimize=True,
+                 y_scaling="per_column"):
+        if y_scaling not in ("per_column", "shared"):
+            raise ValueError('Expected y_scaling to be "per_column" or "shared" but got %r'
+                             % (y_scaling,))
+        self.y_scaling = y_scaling
         if int(n_restarts) != n_restarts or n_restarts < 1:
             raise ValueError("Expected n_restarts to be an int >= 1 but got %r" % (n_restarts,))
         for name, b in (("length_scale_bounds", length_scale_bounds),
@@ -188,6 +197,8 @@ class GaussianProcess:
         self.x_std_ = np.where(xs > 1e-12 * np.maximum(1.0, np.abs(self.x_mean_)), xs, 1.0)
         self.y_mean_ = Y.mean(0)
         ys = Y.std(0)
+        if self.y_scaling == "shared":
+            ys = np.full_like(ys, np.sqrt(np.mean(ys ** 2)))
         self.y_std_ = np.where(ys > 1e-12 * np.maximum(1.0, np.abs(self.y_mean_)), ys, 1.0)
         self._X = (X - self.x_mean_) / self.x_std_
         self._Y = (Y - self.y_mean_) / self.y_std_
@@ -263,7 +274,7 @@ class GaussianProcess:
 
         Returns:
             mean: (m, q) float64; with "diag" also var: (m, q) float64 (one shared standardised
-            variance per point, times each column's output std^2); with True also
+            variance per point, times each column's output scale^2); with True also
             cov: (q, m, m) float64 (the shared standardised covariance times each std^2; the
             columns are independent).
         """

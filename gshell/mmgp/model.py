@@ -99,17 +99,17 @@ def _check_meshes(meshes):
 
 
 def _check_scalars_in(scalars_in, n, p=None):
+    """(n, p) float64 input scalars; None means p = 0 and a 1-D array of length n means p = 1."""
+    want = "(%d, %s)" % (n, "p" if p is None else p)
     if scalars_in is None:
         S = np.zeros((n, 0))
     else:
         S = np.asarray(scalars_in, dtype=np.float64)
-        if S.ndim == 1 and p not in (None, 1) and S.size == n * p:
-            S = S.reshape(n, p)
-        if S.ndim == 1:
-            S = S.reshape(n, -1) if S.size == n else S
+        if S.ndim == 1 and S.shape[0] == n and p in (None, 1):
+            S = S[:, None]
     if S.ndim != 2 or S.shape[0] != n or (p is not None and S.shape[1] != p):
-        raise ValueError("Expected scalars_in of shape (%d, %s) but got shape %s"
-                         % (n, "p" if p is None else p, S.shape))
+        raise ValueError("Expected scalars_in of shape %s but got %s" % (
+            want, "None" if scalars_in is None else "shape %s" % (np.shape(scalars_in),)))
     if not np.all(np.isfinite(S)):
         raise ValueError("Expected scalars_in to be finite but it holds NaN/Inf values")
     return S

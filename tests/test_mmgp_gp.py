@@ -374,6 +374,7 @@ def test_mmgp_errors(standins):
         MMGP().fit(meshes, S, {}, {})
     with pytest.raises(RuntimeError, match="fitted"):
         MMGP().predict(meshes, S)
-    model = MMGP(n_modes_geometry=2, n_restarts=1, weights="uniform").fit(meshes, S, fields, scalars)
+    model = MMGP(n_modes_geometry=2, n_restarts=1, weights="uniform")
+    model.fit(meshes, S, fields, scalars)
     with pytest.raises(ValueError, match=r"Expected scalars_in of shape \(4, 1\)"):
         model.predict(meshes, np.zeros((4, 2)))

@@ -215,8 +215,9 @@ class GaussianProcess:
             rng = np.random.default_rng(self.seed)
             # restart draws: length scales in [0.1, 10] (clipped to the bounds), s2 in [0.1, 10],
             # noise in [1e-6, 1e-1]: the region where the standardised problem lives.
-            slo = np.maximum(lo, np.concatenate([np.full(p, np.log(0.1)), [np.log(0.1), np.log(1e-6)]]))
-            shi = np.minimum(hi, np.concatenate([np.full(p, np.log(10.0)), [np.log(10.0), np.log(0.1)]]))
+            slo = np.concatenate([np.full(p, np.log(0.1)), [np.log(0.1), np.log(1e-6)]])
+            shi = np.concatenate([np.full(p, np.log(10.0)), [np.log(10.0), np.log(0.1)]])
+            slo, shi = np.maximum(lo, slo), np.minimum(hi, shi)
             shi = np.maximum(shi, slo)
             starts = [theta0] + [rng.uniform(slo, shi) for _ in range(self.n_restarts - 1)]
 

@@ -88,7 +88,8 @@ def _check_meshes(meshes):
                              % (i, p.shape))
         if not np.all(np.isfinite(p)):
             raise ValueError("Expected meshes[%d] points to be finite but they hold NaN/Inf" % i)
-        if t.ndim != 2 or t.shape[1] != 3 or t.shape[0] < 1 or not np.issubdtype(t.dtype, np.integer):
+        if (t.ndim != 2 or t.shape[1] != 3 or t.shape[0] < 1
+                or not np.issubdtype(t.dtype, np.integer)):
             raise ValueError("Expected meshes[%d] triangles of shape (M, 3) and an integer dtype "
                              "but got shape %s, dtype %s" % (i, t.shape, t.dtype))
         if t.min() < 0 or t.max() >= p.shape[0]:
@@ -206,9 +207,10 @@ class MMGP:
         fields, fshape = {}, {}
         for name, lst in fields_out.items():
             if not isinstance(lst, (list, tuple)) or len(lst) != n:
+                got = ("%d arrays" % len(lst) if isinstance(lst, (list, tuple))
+                       else type(lst).__name__)
                 raise ValueError("Expected fields_out[%r] to be a list of %d arrays but got %s"
-                                 % (name, n, type(lst).__name__ if not isinstance(lst, (list, tuple))
-                                    else "%d arrays" % len(lst)))
+                                 % (name, n, got))
             arrs = []
             for i, f in enumerate(lst):
                 f = np.asarray(f, dtype=np.float64)
@@ -409,7 +411,8 @@ class MMGP:
         with np.load(os.fspath(path), allow_pickle=False) as z:
             st = {k: z[k] for k in z.files}
         if "meta" not in st:
-            raise ValueError("Expected an MMGP .npz file (with a 'meta' entry) but got %r" % (path,))
+            raise ValueError("Expected an MMGP .npz file (with a 'meta' entry) but got %r"
+                             % (path,))
         meta = json.loads(str(st["meta"]))
         if meta.get("format") != _FORMAT:
             raise ValueError("Expected format %r but got %r" % (_FORMAT, meta.get("format")))

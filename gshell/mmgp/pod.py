@@ -97,7 +97,8 @@ class POD:
         if n < 1:
             raise ValueError("Expected X with at least one sample but got shape %s" % (X.shape,))
         if n_modes is not None and (int(n_modes) != n_modes or n_modes < 1):
-            raise ValueError("Expected n_modes to be a positive int or None but got %r" % (n_modes,))
+            raise ValueError("Expected n_modes to be a positive int or None but got %r"
+                             % (n_modes,))
         if tol is not None and not (0.0 <= tol < 1.0):
             raise ValueError("Expected tol in [0, 1) or None but got %r" % (tol,))
         self.M = expand_mass(M, d)

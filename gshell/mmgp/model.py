@@ -1,0 +1,438 @@
+"""MMGP: mesh morphing Gaussian-process regression of fields and scalars on meshes of varying
+connectivity.
+
+Casenave, Staber, Roynard, "MMGP: a Mesh Morphing Gaussian Process-based machine learning method
+for regression of physical problems under nonparametrized geometrical variability", NeurIPS 2023,
+https://arxiv.org/abs/2306.12342.
+
+Pipeline (2D meshes, each with its own connectivity):
+
+1. Each mesh is morphed onto the unit disk with a Floater map (``morph.floater_map``).
+2. The common mesh is training mesh ``common_index``: its disk positions and its triangles.
+3. Each mesh's physical coordinates and fields are carried onto the common mesh's nodes with the
+   P1 interpolation ``T_i = transfer_matrix(disk_i, tri_i, disk_common)`` (``T_i @ points_i``,
+   ``T_i @ f_i``).
+4. Snapshot POD (``pod.POD``) of the carried coordinates, in the inner product of the P1 mass
+   matrix of the common mesh in its *physical* coordinates (``kron(M, I_2)``, node-major dofs
+   ``node * c + comp``), gives the geometry coefficients; GP inputs are
+   ``[geometry coefficients, scalars_in]``.
+5. Per output field: POD of the carried field (same mass matrix, per component), and one
+   ``GaussianProcess`` for its coefficients (hyperparameters shared across the coefficients, and
+   one common output scale so that the leading modes dominate the likelihood).
+   Per output scalar: one GP.
+6. Prediction decodes linearly and carries the field back to the new mesh with
+   ``T_back = transfer_matrix(disk_common, tri_common, disk_i)``.
+
+Uncertainty: the GP gives each coefficient ``z_j`` an independent Gaussian with variance ``v_j``
+(latent, without the nugget). The field on the new mesh is ``T_back (mean + sum_j z_j mode_j)``,
+linear in z, so its per-node variance ``sum_j v_j (T_back mode_j)^2`` is exact (given the GP
+model; the interpolation error of the transfers is not modelled). The 2.5% / 97.5% quantiles of
+fields are per-node empirical quantiles of ``n_samples`` decoded coefficient draws (seeded);
+those of scalars are the exact Gaussian ones, ``mean -/+ 1.96 std``.
+
+The morphing and transfer functions are reached through the module-level hooks ``_morph``,
+``_transfer`` and ``_mass``, which import ``gshell.mmgp.morph`` / ``gshell.mmgp.transfer`` lazily
+(tests may replace them).
+"""
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+import scipy.sparse as sp
+
+from .gp import GaussianProcess
+from .pod import POD
+
+_Z975 = 1.959963984540054
+_FORMAT = "gshell.mmgp.MMGP/1"
+
+
+# ------------------------------------------------------------------------------------------------
+# hooks (lazy imports of the morphing and transfer modules)
+def _morph(points, triangles, weights):
+    """Floater map of a disk-like mesh: returns (N, 2) float64 positions in the unit disk."""
+    from . import morph
+    return np.asarray(morph.floater_map(points, triangles, weights=weights), dtype=np.float64)
+
+
+def _transfer(src_points, src_triangles, tgt_points):
+    """P1 interpolation matrix, scipy.sparse (Nt, Ns), from a source mesh to target points."""
+    from . import transfer
+    return sp.csr_matrix(transfer.transfer_matrix(src_points, src_triangles, tgt_points))
+
+
+def _mass(points, triangles):
+    """P1 mass matrix, scipy.sparse (N, N)."""
+    from . import transfer
+    return sp.csr_matrix(transfer.mass_matrix(points, triangles))
+
+
+# ------------------------------------------------------------------------------------------------
+# checks
+def _check_meshes(meshes):
+    if not isinstance(meshes, (list, tuple)) or len(meshes) == 0:
+        raise TypeError("Expected meshes to be a non-empty list of (points, triangles) but got %s"
+                        % (type(meshes).__name__ if not isinstance(meshes, (list, tuple))
+                           else "an empty list"))
+    out = []
+    for i, m in enumerate(meshes):
+        if not isinstance(m, (list, tuple)) or len(m) != 2:
+            raise TypeError("Expected meshes[%d] to be a (points, triangles) pair but got %s"
+                            % (i, type(m).__name__))
+        p = np.asarray(m[0], dtype=np.float64)
+        t = np.asarray(m[1])
+        if p.ndim != 2 or p.shape[1] != 2 or p.shape[0] < 3:
+            raise ValueError("Expected meshes[%d] points of shape (N, 2), N >= 3, but got shape %s"
+                             % (i, p.shape))
+        if not np.all(np.isfinite(p)):
+            raise ValueError("Expected meshes[%d] points to be finite but they hold NaN/Inf" % i)
+        if (t.ndim != 2 or t.shape[1] != 3 or t.shape[0] < 1
+                or not np.issubdtype(t.dtype, np.integer)):
+            raise ValueError("Expected meshes[%d] triangles of shape (M, 3) and an integer dtype "
+                             "but got shape %s, dtype %s" % (i, t.shape, t.dtype))
+        if t.min() < 0 or t.max() >= p.shape[0]:
+            raise ValueError("Expected meshes[%d] triangles indexing [0, %d) but got values in "
+                             "[%d, %d]" % (i, p.shape[0], t.min(), t.max()))
+        out.append((p, t.astype(np.int64)))
+    return out
+
+
+def _check_scalars_in(scalars_in, n, p=None):
+    """(n, p) float64 input scalars; None means p = 0 and a 1-D array of length n means p = 1."""
+    want = "(%d, %s)" % (n, "p" if p is None else p)
+    if scalars_in is None:
+        S = np.zeros((n, 0))
+    else:
+        S = np.asarray(scalars_in, dtype=np.float64)
+        if S.ndim == 1 and S.shape[0] == n and p in (None, 1):
+            S = S[:, None]
+    if S.ndim != 2 or S.shape[0] != n or (p is not None and S.shape[1] != p):
+        raise ValueError("Expected scalars_in of shape %s but got %s" % (
+            want, "None" if scalars_in is None else "shape %s" % (np.shape(scalars_in),)))
+    if not np.all(np.isfinite(S)):
+        raise ValueError("Expected scalars_in to be finite but it holds NaN/Inf values")
+    return S
+
+
+def _apply_T(T, flat, c):
+    """Applies a node matrix T (A x B) per component to node-major flat fields (..., B*c)."""
+    lead = flat.shape[:-1]
+    B = T.shape[1]
+    F = flat.reshape(-1, B, c)                                   # (L, B, c)
+    F = np.moveaxis(F, 1, 0).reshape(B, -1)                      # (B, L*c)
+    G = np.asarray(T @ F).reshape(T.shape[0], -1, c)             # (A, L, c)
+    return np.moveaxis(G, 0, 1).reshape(lead + (T.shape[0] * c,))
+
+
+class MMGP:
+    """Mesh morphing Gaussian-process regression (see the module docstring for the method).
+
+    Args:
+        n_modes_geometry: int, the largest number of POD modes of the morphed coordinates.
+        n_modes_fields: int or None; None keeps the modes by ``fields_tol``.
+        fields_tol: float, relative unexplained POD energy allowed when ``n_modes_fields`` is None.
+        weights: "mean_value" or "uniform", the Floater-map weights.
+        common_index: int, the training mesh used as the common mesh.
+        n_restarts: int, optimiser runs per GP.
+        seed: int, seeds the GP restarts and the prediction draws.
+
+    Example:
+        >>> model = MMGP(n_modes_geometry=8, seed=0)
+        >>> model.fit(meshes, scalars_in, {"u": fields}, {"lift": lift})
+        >>> out = model.predict(new_meshes, new_scalars)
+        >>> out[0]["u"]["mean"].shape, out[0]["lift"]["q975"]
+    """
+
+    def __init__(self, n_modes_geometry=8, n_modes_fields=None, fields_tol=1e-4,
+                 weights="mean_value", common_index=0, n_restarts=3, seed=0):
+        if weights not in ("mean_value", "uniform"):
+            raise ValueError('Expected weights to be "mean_value" or "uniform" but got %r'
+                             % (weights,))
+        if int(n_modes_geometry) != n_modes_geometry or n_modes_geometry < 1:
+            raise ValueError("Expected n_modes_geometry to be an int >= 1 but got %r"
+                             % (n_modes_geometry,))
+        if n_modes_fields is not None and (int(n_modes_fields) != n_modes_fields
+                                           or n_modes_fields < 1):
+            raise ValueError("Expected n_modes_fields to be an int >= 1 or None but got %r"
+                             % (n_modes_fields,))
+        if not (0.0 <= fields_tol < 1.0):
+            raise ValueError("Expected fields_tol in [0, 1) but got %r" % (fields_tol,))
+        if int(n_restarts) != n_restarts or n_restarts < 1:
+            raise ValueError("Expected n_restarts to be an int >= 1 but got %r" % (n_restarts,))
+        self.n_modes_geometry = int(n_modes_geometry)
+        self.n_modes_fields = None if n_modes_fields is None else int(n_modes_fields)
+        self.fields_tol = float(fields_tol)
+        self.weights = weights
+        self.common_index = int(common_index)
+        self.n_restarts = int(n_restarts)
+        self.seed = int(seed)
+        self._fitted = False
+
+    def _config(self):
+        return {"n_modes_geometry": self.n_modes_geometry, "n_modes_fields": self.n_modes_fields,
+                "fields_tol": self.fields_tol, "weights": self.weights,
+                "common_index": self.common_index, "n_restarts": self.n_restarts,
+                "seed": self.seed}
+
+    # --------------------------------------------------------------------------------------------
+    def fit(self, meshes, scalars_in, fields_out, scalars_out, progress=False):
+        """Fits the POD bases and the Gaussian processes.
+
+        Args:
+            meshes: list of n pairs (points (N_i, 2) float, triangles (M_i, 3) int), disk-like
+                meshes, each with its own connectivity.
+            scalars_in: (n, p) float input scalars, p may be 0 (or None).
+            fields_out: dict name -> list of n arrays (N_i,) or (N_i, c) float, nodal fields.
+            scalars_out: dict name -> (n,) float output scalars.
+            progress: print progress on stderr.
+
+        Returns:
+            self.
+        """
+        meshes = _check_meshes(meshes)
+        n = len(meshes)
+        if not (-n <= self.common_index < n):
+            raise ValueError("Expected common_index in [0, %d) but got %d" % (n, self.common_index))
+        ci = self.common_index % n
+        S = _check_scalars_in(scalars_in, n)
+        fields_out = {} if fields_out is None else fields_out
+        scalars_out = {} if scalars_out is None else scalars_out
+        if not isinstance(fields_out, dict) or not isinstance(scalars_out, dict):
+            raise TypeError("Expected fields_out and scalars_out to be dicts but got %s and %s"
+                            % (type(fields_out).__name__, type(scalars_out).__name__))
+        if not fields_out and not scalars_out:
+            raise ValueError("Expected at least one output field or scalar but got none")
+        fields, fshape = {}, {}
+        for name, lst in fields_out.items():
+            if not isinstance(lst, (list, tuple)) or len(lst) != n:
+                got = ("%d arrays" % len(lst) if isinstance(lst, (list, tuple))
+                       else type(lst).__name__)
+                raise ValueError("Expected fields_out[%r] to be a list of %d arrays but got %s"
+                                 % (name, n, got))
+            arrs = []
+            for i, f in enumerate(lst):
+                f = np.asarray(f, dtype=np.float64)
+                N = meshes[i][0].shape[0]
+                if f.ndim not in (1, 2) or f.shape[0] != N:
+                    raise ValueError("Expected fields_out[%r][%d] of shape (%d,) or (%d, c) but "
+                                     "got shape %s" % (name, i, N, N, f.shape))
+                if not np.all(np.isfinite(f)):
+                    raise ValueError("Expected fields_out[%r][%d] to be finite" % (name, i))
+                arrs.append(f.reshape(N, -1))
+                if i == 0:
+                    fshape[name] = (f.ndim, arrs[0].shape[1])
+                elif (f.ndim, arrs[-1].shape[1]) != fshape[name]:
+                    raise ValueError("Expected fields_out[%r][%d] with the shape pattern of item 0 "
+                                     "but got shape %s" % (name, i, f.shape))
+            fields[name] = arrs
+        souts = {}
+        for name, y in scalars_out.items():
+            y = np.asarray(y, dtype=np.float64).reshape(-1)
+            if y.shape != (n,) or not np.all(np.isfinite(y)):
+                raise ValueError("Expected scalars_out[%r] to be finite of shape (%d,) but got "
+                                 "shape %s" % (name, n, np.shape(scalars_out[name])))
+            souts[name] = y
+
+        say = (lambda *a: print("mmgp:", *a, file=sys.stderr)) if progress else (lambda *a: None)
+        disks = []
+        for k, (p, t) in enumerate(meshes):
+            d = _morph(p, t, self.weights)
+            if d.shape != p.shape:
+                raise ValueError("Expected the morph of meshes[%d] to have shape %s but got %s"
+                                 % (k, p.shape, d.shape))
+            disks.append(d)
+        say("morphed %d meshes" % n)
+        self.common_disk = disks[ci]
+        self.common_triangles = meshes[ci][1]
+        self.common_points = meshes[ci][0]
+        self.mass = _mass(self.common_points, self.common_triangles)
+        Nc = self.common_disk.shape[0]
+        Ts = [sp.csr_matrix(_transfer(disks[k], meshes[k][1], self.common_disk)) for k in range(n)]
+        for k, T in enumerate(Ts):
+            if T.shape != (Nc, meshes[k][0].shape[0]):
+                raise ValueError("Expected the transfer matrix of meshes[%d] of shape %s but got %s"
+                                 % (k, (Nc, meshes[k][0].shape[0]), T.shape))
+        coords = np.stack([np.asarray(Ts[k] @ meshes[k][0]).reshape(-1) for k in range(n)])
+        self.geometry_pod = POD().fit(coords, M=self.mass, n_modes=self.n_modes_geometry)
+        Zg = self.geometry_pod.transform(coords)
+        self.n_scalars_in = S.shape[1]
+        inputs = np.hstack([Zg, S])
+        if inputs.shape[1] == 0:
+            inputs = np.zeros((n, 1))
+        say("geometry POD: %d modes; GP inputs: %d" % (Zg.shape[1], inputs.shape[1]))
+        self.field_names, self.field_shape, self.field_pods, self.field_gps = [], {}, {}, {}
+        for j, (name, arrs) in enumerate(fields.items()):
+            c = fshape[name][1]
+            F = np.stack([np.asarray(Ts[k] @ arrs[k]).reshape(-1) for k in range(n)])
+            if self.n_modes_fields is None:
+                pod = POD().fit(F, M=self.mass, tol=self.fields_tol)
+            else:
+                pod = POD().fit(F, M=self.mass, n_modes=self.n_modes_fields)
+            gp = None
+            if pod.n_modes:
+                gp = GaussianProcess(n_restarts=self.n_restarts, seed=self.seed + 1 + j,
+                                     y_scaling="shared")
+                gp.fit(inputs, pod.transform(F))
+            self.field_names.append(name)
+            self.field_shape[name] = fshape[name]
+            self.field_pods[name], self.field_gps[name] = pod, gp
+            say("field %r: %d modes" % (name, pod.n_modes))
+        self.scalar_names, self.scalar_gps = [], {}
+        for j, (name, y) in enumerate(souts.items()):
+            gp = GaussianProcess(n_restarts=self.n_restarts, seed=self.seed + 1001 + j)
+            self.scalar_names.append(name)
+            self.scalar_gps[name] = gp.fit(inputs, y[:, None])
+            say("scalar %r fitted" % name)
+        self._fitted = True
+        return self
+
+    # --------------------------------------------------------------------------------------------
+    def predict(self, meshes, scalars_in=None, n_samples=200, seed=None):
+        """Predicts the output fields and scalars, with variances and 95% intervals.
+
+        Args:
+            meshes: list of m pairs (points (N_i, 2) float, triangles (M_i, 3) int).
+            scalars_in: (m, p) float input scalars (None when p is 0).
+            n_samples: int >= 2, coefficient draws for the field quantiles.
+            seed: int or None (the model's seed), seeds the draws.
+
+        Returns:
+            list of m dicts ``{name: {"mean", "var", "q025", "q975"}}``: for each field arrays of
+            shape (N_i,) or (N_i, c) float64 on the mesh's nodes; for each scalar floats.
+        """
+        if not self._fitted:
+            raise RuntimeError("Expected a fitted MMGP: call fit (or MMGP.load) first")
+        if int(n_samples) != n_samples or n_samples < 2:
+            raise ValueError("Expected n_samples to be an int >= 2 but got %r" % (n_samples,))
+        meshes = _check_meshes(meshes)
+        m = len(meshes)
+        S = _check_scalars_in(scalars_in, m, self.n_scalars_in)
+        seed = self.seed if seed is None else int(seed)
+        disks, coords = [], []
+        for k, (p, t) in enumerate(meshes):
+            d = _morph(p, t, self.weights)
+            disks.append(d)
+            T = sp.csr_matrix(_transfer(d, t, self.common_disk))
+            coords.append(np.asarray(T @ p).reshape(-1))
+        Zg = self.geometry_pod.transform(np.stack(coords))
+        inputs = np.hstack([Zg, S])
+        if inputs.shape[1] == 0:
+            inputs = np.zeros((m, 1))
+        field_pred = {}
+        for name in self.field_names:
+            gp = self.field_gps[name]
+            if gp is None:
+                field_pred[name] = (np.zeros((m, 0)), np.zeros((m, 0)))
+            else:
+                field_pred[name] = gp.predict(inputs, return_cov="diag")
+        scalar_pred = {name: self.scalar_gps[name].predict(inputs, return_cov="diag")
+                       for name in self.scalar_names}
+        out = []
+        for k, (p, t) in enumerate(meshes):
+            res = {}
+            Tb = sp.csr_matrix(_transfer(self.common_disk, self.common_triangles, disks[k]))
+            N = p.shape[0]
+            if Tb.shape != (N, self.common_disk.shape[0]):
+                raise ValueError("Expected the back-transfer matrix of meshes[%d] of shape %s "
+                                 "but got %s" % (k, (N, self.common_disk.shape[0]), Tb.shape))
+            for j, name in enumerate(self.field_names):
+                pod = self.field_pods[name]
+                ndim, c = self.field_shape[name]
+                mu, var = field_pred[name][0][k], np.maximum(field_pred[name][1][k], 0.0)
+                base = _apply_T(Tb, pod.mean[None], c)[0]                  # (N*c,)
+                modes_b = _apply_T(Tb, pod.modes, c)                       # (kf, N*c)
+                mean = base + mu @ modes_b
+                v = (var[:, None] * modes_b ** 2).sum(0)
+                rng = np.random.default_rng([seed, k, j])
+                dz = rng.standard_normal((int(n_samples), mu.shape[0])) * np.sqrt(var)
+                draws = mean + dz @ modes_b
+                q025, q975 = np.quantile(draws, [0.025, 0.975], axis=0)
+                shape = (N,) if ndim == 1 else (N, c)
+                res[name] = {"mean": mean.reshape(shape), "var": v.reshape(shape),
+                             "q025": q025.reshape(shape), "q975": q975.reshape(shape)}
+            for name in self.scalar_names:
+                mu = float(scalar_pred[name][0][k, 0])
+                v = float(max(scalar_pred[name][1][k, 0], 0.0))
+                res[name] = {"mean": mu, "var": v, "q025": mu - _Z975 * np.sqrt(v),
+                             "q975": mu + _Z975 * np.sqrt(v)}
+            out.append(res)
+        return out
+
+    # --------------------------------------------------------------------------------------------
+    def save(self, path):
+        """Writes the fitted model to one ``.npz`` file (arrays only, no pickle), atomically.
+
+        Args:
+            path: str or os.PathLike, the file to write (replaced if it exists).
+        """
+        if not self._fitted:
+            raise RuntimeError("Expected a fitted MMGP: call fit first")
+        meta = {"format": _FORMAT, "config": self._config(), "fields": self.field_names,
+                "field_shape": {k: list(v) for k, v in self.field_shape.items()},
+                "field_has_gp": {k: self.field_gps[k] is not None for k in self.field_names},
+                "scalars": self.scalar_names, "n_scalars_in": self.n_scalars_in}
+        M = sp.csr_matrix(self.mass)
+        arrays = {"meta": np.array(json.dumps(meta)),
+                  "common_disk": self.common_disk, "common_triangles": self.common_triangles,
+                  "common_points": self.common_points, "mass_data": M.data,
+                  "mass_indices": M.indices, "mass_indptr": M.indptr,
+                  "mass_shape": np.array(M.shape)}
+        arrays.update(self.geometry_pod.state("geo_pod_"))
+        for j, name in enumerate(self.field_names):
+            arrays.update(self.field_pods[name].state("f%d_pod_" % j))
+            if self.field_gps[name] is not None:
+                arrays.update(self.field_gps[name].state("f%d_gp_" % j))
+        for j, name in enumerate(self.scalar_names):
+            arrays.update(self.scalar_gps[name].state("s%d_gp_" % j))
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".mmgp-", suffix=".npz.tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path):
+        """Reads a model written by ``save``.
+
+        Args:
+            path: str or os.PathLike.
+
+        Returns:
+            a fitted MMGP.
+        """
+        with np.load(os.fspath(path), allow_pickle=False) as z:
+            st = {k: z[k] for k in z.files}
+        if "meta" not in st:
+            raise ValueError("Expected an MMGP .npz file (with a 'meta' entry) but got %r"
+                             % (path,))
+        meta = json.loads(str(st["meta"]))
+        if meta.get("format") != _FORMAT:
+            raise ValueError("Expected format %r but got %r" % (_FORMAT, meta.get("format")))
+        model = cls(**meta["config"])
+        model.common_disk = st["common_disk"]
+        model.common_triangles = st["common_triangles"]
+        model.common_points = st["common_points"]
+        model.mass = sp.csr_matrix((st["mass_data"], st["mass_indices"], st["mass_indptr"]),
+                                   shape=tuple(int(v) for v in st["mass_shape"]))
+        model.geometry_pod = POD.from_state(st, "geo_pod_", M=model.mass)
+        model.n_scalars_in = int(meta["n_scalars_in"])
+        model.field_names = list(meta["fields"])
+        model.field_shape = {k: tuple(v) for k, v in meta["field_shape"].items()}
+        model.field_pods, model.field_gps = {}, {}
+        for j, name in enumerate(model.field_names):
+            model.field_pods[name] = POD.from_state(st, "f%d_pod_" % j, M=model.mass)
+            model.field_gps[name] = (GaussianProcess.from_state(st, "f%d_gp_" % j)
+                                     if meta["field_has_gp"][name] else None)
+        model.scalar_names = list(meta["scalars"])
+        model.scalar_gps = {name: GaussianProcess.from_state(st, "s%d_gp_" % j)
+                            for j, name in enumerate(model.scalar_names)}
+        model._fitted = True
+        return model

@@ -6,6 +6,7 @@
 #include "marching_cubes/marching_cubes.h"
 #include "marching_tets/marching_tets.h"
 #include "mesh_components/mesh_components.h"
+#include "point_location/point_location.h"
 #include "rasterize/rasterize.h"
 
 #ifdef WITH_CUDA
@@ -65,4 +66,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rasterize", &gshell::rasterize,
         "Closest triangle and perspective-correct barycentrics per pixel (nvdiffrast conventions)",
         py::arg("pos"), py::arg("tri"), py::arg("height"), py::arg("width"));
+  m.def("point_location", &gshell::point_location,
+        "Containing triangle and barycentrics of 2D query points (nearest boundary point outside)",
+        py::arg("points"), py::arg("triangles"), py::arg("queries"));
 }

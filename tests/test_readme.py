@@ -32,3 +32,6 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     assert (render["rast"][..., 3] > 0).any()
     recon = spaces[4]
     assert recon["result"].faces.shape[0] > 0 and len(recon["result"].history) == 20
+    mm = spaces[5]
+    assert mm["pred"][0]["u"]["mean"].shape == mm["test"][0]["fields"]["u"].shape
+    assert mm["pred"][0]["max_von_mises"]["var"] >= 0

@@ -1,0 +1,64 @@
+"""`gshell mmgp generate|fit|predict` end to end on a few coarse plates, and MMGP on the real
+dataset beating the mean predictor."""
+import numpy as np
+import pytest
+
+pytest.importorskip("triangle")
+pytest.importorskip("skfem")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    from gshell import cli
+
+    d = tmp_path_factory.mktemp("tensile2d")
+    assert cli.main(["mmgp", "generate", str(d), "--n", "14", "--mesh-size", "0.08", "-q"]) == 0
+    return d
+
+
+def test_generate_fit_predict(data_dir, tmp_path, capsys):
+    from gshell import cli
+
+    assert len(list(data_dir.glob("*.npz"))) == 14
+    model = tmp_path / "model.npz"
+    assert cli.main(["mmgp", "fit", str(data_dir), str(model), "--samples", "0:10", "--restarts", "1",
+                     "-q"]) == 0
+    assert model.stat().st_size > 0
+    pred = tmp_path / "pred.npz"
+    assert cli.main(["mmgp", "predict", str(model), str(data_dir), "--samples", "10:14",
+                     "--out", str(pred), "--n-samples", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "| u |" in out and "| max_von_mises |" in out and "wrote" in out
+    with np.load(pred) as z:
+        assert "sample0/u/mean" in z and z["sample0/u/q975"].shape == z["sample0/u/mean"].shape
+    # never over an existing file without --force
+    assert cli.main(["mmgp", "fit", str(data_dir), str(model), "--samples", "0:10", "-q"]) == 2
+
+
+def test_mmgp_beats_the_mean_on_plates(data_dir):
+    from gshell.mmgp import dataset
+    from gshell.mmgp.evaluate import field_rrmse
+    from gshell.mmgp.model import MMGP
+
+    files = sorted(data_dir.glob("*.npz"))
+    samples = [dataset.load_sample(f) for f in files]
+    train, test = samples[:11], samples[11:]
+    m = MMGP(n_restarts=1, seed=0)
+    m.fit([(s["points"], s["triangles"]) for s in train], np.stack([s["scalars_in"] for s in train]),
+          {"sigma_vm": [s["fields"]["sigma_vm"] for s in train]}, {})
+    pred = m.predict([(s["points"], s["triangles"]) for s in test],
+                     np.stack([s["scalars_in"] for s in test]), n_samples=20)
+    ref = [s["fields"]["sigma_vm"] for s in test]
+    mean_level = np.mean([f.mean() for f in (s["fields"]["sigma_vm"] for s in train)])
+    assert field_rrmse([p["sigma_vm"]["mean"] for p in pred], ref) < \
+        field_rrmse([np.full_like(r, mean_level) for r in ref], ref)
+
+
+def test_bad_ranges(data_dir, tmp_path, capsys):
+    from gshell import cli
+
+    assert cli.main(["mmgp", "fit", str(data_dir), str(tmp_path / "m.npz"), "--samples", "0:99"]) == 2
+    assert "holds 14" in capsys.readouterr().err
+    assert cli.main(["mmgp", "fit", str(tmp_path / "nope"), str(tmp_path / "m.npz")]) == 2
+    assert cli.main(["mmgp", "predict", str(tmp_path / "none.npz"), str(data_dir)]) == 2
+    assert cli.main(["mmgp", "fit", str(data_dir), str(tmp_path / "m.npz"), "--samples", "5:2"]) == 2

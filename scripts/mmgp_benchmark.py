@@ -104,7 +104,7 @@ def main(argv=None):
     rows.append(("point-wise MLP, no morphing", evaluate(base, test), t_base, float("nan")))
     names = list(rows[0][1])
     print()
-    print("| method | output | RRMSE | Q² | 95% coverage | train (s) | predict %d (s) |" % len(test))
+    print("| method | output | RRMSE | Q² | 95%% coverage | train (s) | predict %d (s) |" % len(test))
     print("|---|---|---|---|---|---|---|")
     for method, ev, tf, tp in rows:
         for name in names:

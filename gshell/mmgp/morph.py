@@ -258,9 +258,9 @@ def _weights(p, tri, kind):
     rows, cols, vals = [], [], []
     if kind == "uniform":
         e = _directed_edges(tri)
-        e = np.concatenate([e, e[:, ::-1]])
-        e = np.unique(e, axis=0)
-        W = sp.csr_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n))
+        W = sp.csr_matrix((np.ones(2 * len(e)), (np.concatenate([e[:, 0], e[:, 1]]),
+                                                 np.concatenate([e[:, 1], e[:, 0]]))), shape=(n, n))
+        W.data[:] = 1.0  # an interior edge is listed twice
         return W
     if kind != "mean_value":
         raise ValueError("Expected weights 'uniform' or 'mean_value' but got %r" % (kind,))

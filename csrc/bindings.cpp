@@ -7,6 +7,7 @@
 #include "marching_tets/marching_tets.h"
 #include "mesh_components/mesh_components.h"
 #include "rasterize/rasterize.h"
+#include "surface_features/surface_features.h"
 
 #ifdef WITH_CUDA
 #include <cuda_runtime_api.h>
@@ -65,4 +66,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("rasterize", &gshell::rasterize,
         "Closest triangle and perspective-correct barycentrics per pixel (nvdiffrast conventions)",
         py::arg("pos"), py::arg("tri"), py::arg("height"), py::arg("width"));
+  m.def("surface_features", &gshell::surface_features,
+        "Metric, Christoffel symbols, curvatures and normals of a structured surface grid",
+        py::arg("points"), py::arg("periodic_u"), py::arg("periodic_v"));
 }

@@ -67,7 +67,8 @@ def _raise_flags(flags, batched, count_open):
         raise ValueError(
             "Expected points to be a regular surface grid (distinct neighbouring points) but got "
             "repeated points: %s equals its neighbour in the next row or column (a repeated row or "
-            "column, or a collapsed one such as a pole)" % where)
+            "column, a collapsed one such as a pole, or the first row or column repeated at the "
+            "end of a periodic direction)" % where)
     if (_DEGENERATE | _NON_FINITE) & count_open:
         where = _first(flags & (_DEGENERATE | _NON_FINITE) != 0, batched)
         raise ValueError(
@@ -127,8 +128,10 @@ def grid_features(points, periodic_u=False, periodic_v=False) -> Dict[str, Tenso
         TypeError: points is not a float32/float64 tensor.
         ValueError: wrong shape, too few points, NaN/Inf, repeated neighbouring points (repeated
             rows, collapsed poles), a degenerate metric (det g <= 64 eps E G), or a fold (the
-            normal turns by more than 90 degrees between neighbouring points); the message names
-            the first offending ``points[i, j]``.
+            normal ``x_u x x_v`` turns by more than 90 degrees between neighbouring points); the
+            message names the first offending ``points[i, j]``. A fold whose turn is spread over
+            several grid points, each step turning the normal by less than 90 degrees, is not
+            detected as a fold (it may still be caught as a degenerate metric).
 
     Example:
         >>> t = torch.linspace(0.3, 2.8, 64, dtype=torch.float64)[:, None]
@@ -231,8 +234,8 @@ def mesh_features(verts, faces) -> Dict[str, Tensor]:
     Per vertex, a quadric ``h(x, y) = a x^2 + b xy + c y^2 + d x + e y`` is fitted by least
     squares to the vertex's 2-ring (neighbours from the pattern of A + A^2, A the sparse
     adjacency), in the tangent frame ``(t1, t2, n)`` of the vertex normal ``n`` (area-weighted
-    face normals) with the vertex at the origin (so ``h(0, 0) = 0``). The Monge patch ``r(x, y) = (x, y, h(x, y))`` gives,
-    at the vertex, in the local chart ``(u, v) = (x, y)``:
+    face normals) with the vertex at the origin (so ``h(0, 0) = 0``). The Monge patch
+    ``r(x, y) = (x, y, h(x, y))`` gives, at the vertex, in the local chart ``(u, v) = (x, y)``:
     ``g = [[1 + d^2, de], [de, 1 + e^2]]``, ``Gamma^k_ij = g^kl h_l h_ij``,
     ``K = (h_xx h_yy - h_xy^2) / (1 + d^2 + e^2)^2`` and
     ``H = ((1 + e^2) h_xx - 2 d e h_xy + (1 + d^2) h_yy) / (2 (1 + d^2 + e^2)^(3/2))`` (same sign

@@ -61,8 +61,8 @@ def cylinder(n, R=0.8):
 
 
 def slope(ns, errs):
-    """Order of convergence: -slope of log(err) against log(h), h ~ 1/n."""
-    return -np.polyfit(np.log(1.0 / np.array(ns, dtype=float)), np.log(errs), 1)[0] * -1
+    """Order of convergence: the slope of log(err) against log(h), h ~ 1/n."""
+    return np.polyfit(np.log(1.0 / np.array(ns, dtype=float)), np.log(errs), 1)[0]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -97,13 +97,14 @@ def test_sphere_metric_christoffel_curvature():
 
 
 def test_sphere_128_relative_error_below_1e_3():
-    """Interior: rows 2..125 (theta in [0.31, pi - 0.31], poles and the first/last two rows
-    excluded), all columns (periodic). Edge rows: still below 1e-2 at this size."""
+    """Interior: rows 2..125 (theta in [0.34, pi - 0.34]: poles and the first and last two rows
+    excluded), all columns (periodic). The one-sided edge rows are second order too and, at this
+    size, also below 1e-3 (7.1e-4 against 7.0e-4 inside)."""
     x, _, _, _ = sphere(128)
     K = grid_features(x, periodic_v=True)["gaussian_curvature"]
     rel = (K * 1.5**2 - 1).abs()
     assert rel[2:-2].max() < 1e-3
-    assert rel.max() < 1e-2
+    assert rel.max() < 1e-3
 
 
 @pytest.mark.parametrize("which", ["sphere", "ellipsoid", "ellipsoid_patch", "cylinder", "torus"])
@@ -204,7 +205,7 @@ def test_rigid_motion_invariance():
 
 def test_reparametrisation_invariance():
     n = 97
-    # stretched: theta = TH0 + (TH1 - TH0) s^2 (1 + s) / 2 ... monotone, same surface
+    # stretched chart of the same surface: theta = TH0 + (TH1 - TH0) (s^2 + s) / 2, monotone
     s = torch.linspace(0.15, 1.0, n, dtype=D)
     th_s = (TH0 + (TH1 - TH0) * (s**2 + s) / 2)[:, None].expand(-1, n)
     ph = (torch.arange(n, dtype=D) * (2 * math.pi / n))[None, :].expand(n, -1)
@@ -293,7 +294,7 @@ def test_mesh_features_agree_with_grid_on_torus():
     scale_K, scale_H = float(K.abs().max()), float(H.abs().max())
     # quadric fit on the 2-ring: O(h) accurate on this (asymmetric, 6-neighbour) triangulation
     assert (fm["gaussian_curvature"] - Kg).abs().max() < 0.05 * scale_K
-    assert (fm["mean_curvature"] - Hg).abs().max() < 0.05 * scale_H
+    assert (fm["mean_curvature"] - Hg).abs().max() < 0.07 * scale_H  # 4.5% measured
     assert (fm["gaussian_curvature_angle_defect"] - Kg).abs().max() < 0.05 * scale_K
     assert (fm["mean_curvature_cotangent"] - Hg).abs().max() < 0.05 * scale_H
     assert torch.allclose(fm["normals"], fg["normals"].reshape(-1, 3), atol=0.02)

@@ -61,20 +61,20 @@ def _first(mask, batched):
     return "points[%d, %d, %d]" % (b, i, j) if batched else "points[%d, %d]" % (i, j)
 
 
-def _raise_flags(flags, batched, count_open):
-    if _ZERO_EDGE & count_open:
+def _raise_flags(flags, batched, found):
+    if _ZERO_EDGE & found:
         where = _first(flags & _ZERO_EDGE != 0, batched)
         raise ValueError(
             "Expected points to be a regular surface grid (distinct neighbouring points) but got "
             "repeated points: %s equals its neighbour in the next row or column (a repeated row or "
             "column, a collapsed one such as a pole, or the first row or column repeated at the "
             "end of a periodic direction)" % where)
-    if (_DEGENERATE | _NON_FINITE) & count_open:
+    if (_DEGENERATE | _NON_FINITE) & found:
         where = _first(flags & (_DEGENERATE | _NON_FINITE) != 0, batched)
         raise ValueError(
             "Expected points to be a regular surface grid (metric with det g > 0) but the metric "
             "is degenerate at %s: x_u and x_v are parallel or zero there" % where)
-    if _FOLD & count_open:
+    if _FOLD & found:
         where = _first(flags & _FOLD != 0, batched)
         raise ValueError(
             "Expected points to be a grid without folds but the normal x_u x x_v flips (turns by "

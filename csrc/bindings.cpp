@@ -8,6 +8,7 @@
 #include "mesh_components/mesh_components.h"
 #include "point_location/point_location.h"
 #include "rasterize/rasterize.h"
+#include "surface_features/surface_features.h"
 
 #ifdef WITH_CUDA
 #include <cuda_runtime_api.h>
@@ -69,4 +70,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("point_location", &gshell::point_location,
         "Containing triangle and barycentrics of 2D query points (nearest boundary point outside)",
         py::arg("points"), py::arg("triangles"), py::arg("queries"));
+  m.def("surface_features", &gshell::surface_features,
+        "Metric, Christoffel symbols, curvatures and normals of a structured surface grid",
+        py::arg("points"), py::arg("periodic_u"), py::arg("periodic_v"));
 }

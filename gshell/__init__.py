@@ -20,10 +20,11 @@ _EXPORTS = {
     "SimplexHashEncoding": "gshell.nn.encoding",
     "build_info": "gshell._ext",
 }
-_SUBMODULES = ("deepmesh", "io", "ops", "nn", "tetgrid", "demo", "cli", "metrics", "render", "recon",
+_SUBMODULES = ("deepmesh", "io", "ops", "nn", "tetgrid", "demo", "cli", "metrics", "render", "recon", "mmgp",
+               "riemann",
                "_ext", "_checks")
 
-__all__ = sorted(_EXPORTS) + ["deepmesh", "io", "metrics", "render", "recon", "__version__"]
+__all__ = sorted(_EXPORTS) + ["deepmesh", "io", "metrics", "render", "recon", "mmgp", "riemann", "__version__"]
 
 
 def __getattr__(name):

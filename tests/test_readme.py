@@ -35,3 +35,5 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     mm = spaces[5]
     assert mm["pred"][0]["u"]["mean"].shape == mm["test"][0]["fields"]["u"].shape
     assert mm["pred"][0]["max_von_mises"]["var"] >= 0
+    riem = spaces[6]
+    assert abs(float(riem["f"]["gaussian_curvature"].mean()) - 4.0) < 1e-2

@@ -215,3 +215,25 @@ def test_reconstruct_command_errors(tmp_path, capsys, monkeypatch, argv, message
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_fill_small_holes_closes_pinholes_only():
+    from gshell import metrics
+    from gshell.recon.pipeline import fill_small_holes
+
+    v, f = _cup_small()
+    # punch two pinholes: remove the faces around two wall vertices
+    wall = torch.nonzero((v[:, 1] > -0.1) & (v[:, 1] < 0.1)).flatten()
+    holes = wall[[0, len(wall) // 2]]
+    keep = ~torch.isin(f, holes).any(1)
+    g = f[keep]
+    assert metrics.boundary_loops(g) == 3
+    v2, f2, n = fill_small_holes(v, g, 0.2)
+    assert n == 2 and metrics.boundary_loops(f2) == 1 and v2.shape[0] == v.shape[0] + 2
+    d = f2[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2)
+    assert len(torch.unique(d, dim=0)) == len(d)  # consistently wound
+    # the new vertices sit at the holes' centroids, close to the removed vertices
+    assert (v2[-2:] - v[holes]).norm(dim=-1).max() < 0.02
+    # a threshold below the holes' perimeter changes nothing; the rim is never filled
+    assert fill_small_holes(v, g, 1e-4)[2] == 0
+    assert metrics.boundary_loops(fill_small_holes(v, f, 0.2)[1]) == 1

@@ -29,7 +29,8 @@ from gshell.nn.gshell_geometry import GShellGeometry
 from gshell.recon.views import Views, render_buffers
 from gshell.tetgrid import TetGrid
 
-__all__ = ["ReconConfig", "ReconResult", "reconstruct", "upsample_field", "drop_small_components"]
+__all__ = ["ReconConfig", "ReconResult", "reconstruct", "upsample_field", "drop_small_components",
+           "fill_small_holes"]
 
 
 @dataclasses.dataclass
@@ -55,6 +56,8 @@ class ReconConfig:
             near the surface): a smooth cut, no speckle holes.
         min_component: connected components of the result with fewer than this fraction of its
             faces are dropped (0 keeps everything).
+        fill_holes: boundary loops shorter than this many grid cells (of the last stage) are
+            closed with a fan (pinholes; 0 keeps them).
         carve_start: fraction of all steps before the carve loss starts.
         carve_depth: a target back face where a front face renders marks a carve pixel unless
             it lies more than this in front of it, in units of the grid's [-0.5, 0.5] frame.
@@ -82,6 +85,7 @@ class ReconConfig:
     w_msdf_smooth: float = 5e-3
     visibility_every: int = 10
     min_component: float = 0.01
+    fill_holes: float = 8.0
     w_close: float = 1e-3
     carve_start: float = 0.25
     carve_depth: float = 0.04
@@ -284,6 +288,49 @@ def drop_small_components(verts, faces, min_fraction):
     return verts[used], remap[faces]
 
 
+def fill_small_holes(verts, faces, max_perimeter):
+    """Closes boundary loops shorter than ``max_perimeter`` with a fan around their centroid,
+    wound like the faces around them (pinholes left by the optimisation; the grid cannot resolve
+    real holes that small anyway).
+
+    Args:
+        verts: (V, 3) float. faces: (F, 3) int64, consistently oriented.
+        max_perimeter: loops with a total edge length below this are filled.
+    Returns:
+        verts (V + H, 3), faces (F + sum of loop lengths, 3), and the number of loops filled.
+    """
+    from gshell.ops.mesh_components import connected_components
+
+    if faces.shape[0] == 0 or max_perimeter <= 0:
+        return verts, faces, 0
+    nv = verts.shape[0]
+    d = faces[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2)  # directed edges as the faces run them
+    key = torch.minimum(d[:, 0], d[:, 1]) * nv + torch.maximum(d[:, 0], d[:, 1])
+    _, inv, counts = torch.unique(key, return_inverse=True, return_counts=True)
+    be = d[counts[inv] == 1]
+    if be.shape[0] == 0:
+        return verts, faces, 0
+    bv, local = torch.unique(be.reshape(-1), return_inverse=True)
+    lab = connected_components(local.view(-1, 2), bv.shape[0])
+    elab = lab[local.view(-1, 2)[:, 0]]
+    n_loops = int(lab.max()) + 1
+    length = (verts[be[:, 0]] - verts[be[:, 1]]).norm(dim=-1)
+    perim = torch.zeros(n_loops, dtype=length.dtype, device=length.device).index_add_(0, elab, length)
+    small = perim < max_perimeter
+    if not bool(small.any()):
+        return verts, faces, 0
+    # centroid of each small loop (mean of its boundary vertices)
+    vsum = torch.zeros(n_loops, 3, dtype=verts.dtype, device=verts.device).index_add_(0, lab, verts[bv])
+    vcnt = torch.bincount(lab, minlength=n_loops).clamp(min=1).to(verts.dtype)
+    centers = (vsum / vcnt[:, None])[small]
+    new_id = torch.full((n_loops,), -1, dtype=torch.long, device=faces.device)
+    new_id[small] = nv + torch.arange(int(small.sum()), device=faces.device)
+    pick = small[elab]
+    e = be[pick]
+    fan = torch.stack([e[:, 1], e[:, 0], new_id[elab[pick]]], -1)
+    return torch.cat([verts, centers]), torch.cat([faces, fan]), int(small.sum())
+
+
 def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", device=None):
     """Reconstructs a surface (open or closed) from calibrated target views.
 
@@ -358,6 +405,7 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
     with torch.no_grad():
         out = geo()
         verts, faces = drop_small_components(out.verts.detach(), out.faces, cfg.min_component)
+        verts, faces, _ = fill_small_holes(verts, faces, cfg.fill_holes * geo.grid.spacing)
         to_world = views.to_world.to(verts)
         verts = verts @ to_world[:3, :3].T + to_world[:3, 3]
     return ReconResult(verts, faces, geo, history, time.perf_counter() - t0)

@@ -749,7 +749,7 @@ def main(argv=None):
             return 0
         if args.command is None:
             raise CLIError("gshell: error: expected a command (info, convert, extract, tetgrid, render, demo, "
-                           "reconstruct) (see 'gshell --help')")
+                           "reconstruct, mmgp) (see 'gshell --help')")
         command = " " + args.command
         return args.func(args)
     except CLIError as e:
@@ -757,17 +757,17 @@ def main(argv=None):
             raise
         print(str(e), file=sys.stderr)
         return 2
-    except (ValueError, TypeError, OSError) as e:
-        if debug:
-            raise
-        print("gshell%s: error: %s" % (command, str(e).replace("\n", " ")), file=sys.stderr)
-        return 2
     except BrokenPipeError:  # e.g. `gshell info x.ply --json | head`
         try:
             sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
         return 1
+    except (ValueError, TypeError, OSError) as e:
+        if debug:
+            raise
+        print("gshell%s: error: %s" % (command, str(e).replace("\n", " ")), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("gshell: interrupted", file=sys.stderr)
         return 130

@@ -121,6 +121,10 @@ class GShellGeometry(nn.Module):
         """G-Shell's "open" term: a Huber loss pulling the mSDF of mesh vertices to -eps, so that
         surface no image supports is cut away.
 
+        With per-vertex mSDF parameters and Adam, a constant push moves every value that no other
+        term touches by the learning rate per step, whatever the weight: apply it to a
+        ``vertex_mask`` of unsupported surface (``gshell.recon`` uses the surface no view sees).
+
         Args:
             result: GShellResult of this geometry.
             vertex_mask: optional (V,) bool tensor selecting vertices (e.g. the unseen ones).

@@ -499,17 +499,18 @@ def _cmd_mmgp(args):
     # predict
     if not os.path.exists(args.model):
         raise CLIError("gshell mmgp predict: error: model %r does not exist" % args.model)
+    if args.out:
+        _check_output("mmgp predict", args.out, [args.model], args.force)
     model = MMGP.load(args.model)
     samples = _mmgp_samples(args.data, args.samples)
     preds = model.predict([(s["points"], s["triangles"]) for s in samples],
                           np.stack([s["scalars_in"] for s in samples]), n_samples=args.n_samples)
     if args.out:
-        _check_output("mmgp predict", args.out, [args.model], args.force)
-        flat = {"sample%d/%s/%s" % (i, name, stat): np.asarray(v)
-                for i, p in enumerate(preds) for name, d in p.items() for stat, v in d.items()}
-        tmp = args.out + ".tmp.npz"
-        np.savez_compressed(tmp, **flat)
-        os.replace(tmp, args.out)
+        from gshell._atomic import save_npz
+
+        save_npz(args.out, **{"sample%d/%s/%s" % (i, name, stat): np.asarray(v)
+                              for i, p in enumerate(preds) for name, d in p.items()
+                              for stat, v in d.items()})
     if not quiet:
         ev = evaluate(preds, samples)
         print("| output | RRMSE | Q2 | 95% coverage |")

@@ -16,10 +16,11 @@ Example:
 import os
 import re
 import sys
-import tempfile
 
 import numpy as np
 import torch
+
+from gshell._atomic import write_atomic, write_bytes
 
 __all__ = ["write_ply", "read_ply", "write_obj", "write_glb", "save_mesh", "load_mesh", "mesh_info",
            "to_trimesh", "from_trimesh", "to_open3d", "from_open3d", "to_pymeshlab", "from_pymeshlab",
@@ -138,31 +139,7 @@ def write_ply(path, verts, faces, vertex_attrs=None):
     header += ["property float %s" % n for n, _ in attrs]
     header += ["element face %d" % f.shape[0], "property list uchar int vertex_indices", "end_header"]
     payload = [("\n".join(header) + "\n").encode("ascii"), vrec.tobytes(), frec.tobytes()]
-    _write_atomic(path, payload)
-
-
-def _write_atomic(path, chunks):
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError("Expected the folder of path to exist but %r does not" % folder)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            for c in chunks:
-                fh.write(c)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_bytes(path, payload)
 
 
 # ---------------------------------------------------------------------------------- reading
@@ -481,7 +458,7 @@ def write_obj(path, verts, faces):
     lines = ["# written by gshell"]
     lines += ["v %.9g %.9g %.9g" % tuple(p) for p in v.tolist()]
     lines += ["f %d %d %d" % tuple(t) for t in (f + 1).tolist()]
-    _write_atomic(path, [("\n".join(lines) + "\n").encode("ascii")])
+    write_bytes(path, [("\n".join(lines) + "\n").encode("ascii")])
 
 
 def write_glb(path, verts, faces):
@@ -501,7 +478,7 @@ def write_glb(path, verts, faces):
     pad = lambda b, c: b + c * (-len(b) % 4)  # noqa: E731
     js = pad(json.dumps(doc, separators=(",", ":")).encode("utf-8"), b" ")
     total = 12 + 8 + len(js) + 8 + len(binary)
-    _write_atomic(path, [struct.pack("<4sII", b"glTF", 2, total),
+    write_bytes(path, [struct.pack("<4sII", b"glTF", 2, total),
                          struct.pack("<I4s", len(js), b"JSON"), js,
                          struct.pack("<I4s", len(binary), b"BIN\0"), binary])
 
@@ -545,7 +522,7 @@ def write_gltf(path, verts, faces):
         raise ValueError("Expected at least one vertex for a glTF file but got an empty mesh")
     doc, binary = _gltf_doc(v, f)
     doc["buffers"][0]["uri"] = "data:application/octet-stream;base64," + base64.b64encode(binary).decode("ascii")
-    _write_atomic(path, [json.dumps(doc).encode("utf-8")])
+    write_bytes(path, [json.dumps(doc).encode("utf-8")])
 
 
 def write_ply_ascii(path, verts, faces):
@@ -561,7 +538,7 @@ def write_ply_ascii(path, verts, faces):
               "element face %d" % f.shape[0], "property list uchar int vertex_indices", "end_header"]
     lines = header + ["%.9g %.9g %.9g" % tuple(p) for p in v.tolist()]
     lines += ["3 %d %d %d" % tuple(t) for t in f.tolist()]
-    _write_atomic(path, [("\n".join(lines) + "\n").encode("ascii")])
+    write_bytes(path, [("\n".join(lines) + "\n").encode("ascii")])
 
 
 def write_off(path, verts, faces):
@@ -574,7 +551,7 @@ def write_off(path, verts, faces):
     lines = ["OFF", "%d %d 0" % (v.shape[0], f.shape[0])]
     lines += ["%.9g %.9g %.9g" % tuple(p) for p in v.tolist()]
     lines += ["3 %d %d %d" % tuple(t) for t in f.tolist()]
-    _write_atomic(path, [("\n".join(lines) + "\n").encode("ascii")])
+    write_bytes(path, [("\n".join(lines) + "\n").encode("ascii")])
 
 
 def _face_normals_np(v, f):
@@ -600,7 +577,7 @@ def write_stl(path, verts, faces, binary=True):
         rec["n"] = n
         rec["v"] = v[f]
         head = b"binary STL written by gshell".ljust(80, b" ")
-        _write_atomic(path, [head, struct.pack("<I", f.shape[0]), rec.tobytes()])
+        write_bytes(path, [head, struct.pack("<I", f.shape[0]), rec.tobytes()])
         return
     out = ["solid gshell"]
     for nn, tri in zip(n.tolist(), v[f].tolist()):
@@ -608,7 +585,7 @@ def write_stl(path, verts, faces, binary=True):
         out += [" vertex %.9g %.9g %.9g" % tuple(p) for p in tri]
         out.append(" endloop\nendfacet")
     out.append("endsolid gshell")
-    _write_atomic(path, [("\n".join(out) + "\n").encode("ascii")])
+    write_bytes(path, [("\n".join(out) + "\n").encode("ascii")])
 
 
 # ------------------------------------------------------------------------ readers of other formats
@@ -743,7 +720,7 @@ def _trimesh_arrays(mesh):
 
 def _meshio_formats():
     try:
-        import meshio
+        import meshio  # noqa: F401
     except ImportError:
         return {}
     try:
@@ -884,28 +861,6 @@ def load_mesh(path, format=None, device="cpu", allow_empty=False):
     return torch.from_numpy(v).to(device), torch.from_numpy(f).to(device)
 
 
-def _write_atomic_with(path, write):
-    """Runs ``write(tmp_path)`` on a temporary file in the folder of ``path``, then renames it."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise FileNotFoundError("Expected the folder of path to exist but %r does not" % folder)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def save_mesh(path, verts, faces, format=None, binary=True):
     """Writes a triangle mesh, atomically, in the format of ``format`` or the path's extension.
 
@@ -946,7 +901,7 @@ def save_mesh(path, verts, faces, format=None, binary=True):
         except ImportError:
             raise ImportError("Writing %s files needs meshio: pip install meshio" % fmt) from None
         mesh = meshio.Mesh(v.astype(np.float64), [("triangle", f)])
-        _write_atomic_with(path, lambda tmp: meshio.write(tmp, mesh, file_format=fmt))
+        write_atomic(path, lambda tmp: meshio.write(tmp, mesh, file_format=fmt))
 
 
 # ----------------------------------------------------------------------------------- statistics
@@ -1012,9 +967,9 @@ def mesh_info(verts, faces):
     bedges = uedges[bmask]
     if bedges.shape[0]:
         bl = connected_components(torch.from_numpy(bedges.astype(np.int64)), nv).numpy()
-        loop_ids = np.unique(bl[bedges[:, 0]])
-        loops_per_comp = np.bincount(vcomp[[int(np.flatnonzero(bl == i)[0]) for i in loop_ids]], minlength=ncomp) \
-            if loop_ids.size < 10000 else np.bincount(vcomp[np.unique(bedges[:, 0])], minlength=ncomp) * 0
+        # one boundary vertex per loop, and the component it belongs to
+        loop_ids, first = np.unique(bl[bedges[:, 0]], return_index=True)
+        loops_per_comp = np.bincount(vcomp[bedges[first, 0]], minlength=ncomp)
         out["boundary_loops"] = int(loop_ids.size)
     else:
         loops_per_comp = np.zeros(ncomp, np.int64)
@@ -1117,7 +1072,7 @@ def load_tetgrid(path, device="cpu"):
         return TetGrid.load(p, device=device)
     fmt = _format_of(p, None, what="tet grid")
     try:
-        import meshio
+        import meshio  # noqa: F401
     except ImportError:
         raise ImportError("Reading %s tet meshes needs meshio: pip install meshio" % fmt) from None
     try:
@@ -1153,7 +1108,7 @@ def save_tetgrid(path, grid):
 
     mesh = meshio.Mesh(grid.vertices.detach().cpu().numpy().astype(np.float64),
                        [("tetra", grid.tets.detach().cpu().numpy().astype(np.int64))])
-    _write_atomic_with(p, lambda tmp: meshio.write(tmp, mesh, file_format=fmt))
+    write_atomic(p, lambda tmp: meshio.write(tmp, mesh, file_format=fmt))
 
 
 if __name__ == "__main__":  # pragma: no cover

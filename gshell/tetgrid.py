@@ -1,6 +1,5 @@
 """Tetrahedral grids and their static topology (edges, tet-to-edge table)."""
 import os
-import tempfile
 
 import numpy as np
 import torch
@@ -187,17 +186,9 @@ class TetGrid:
 
     def save(self, path):
         """Writes the grid as npz (``vertices`` float32, ``indices`` int64), atomically."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(suffix=".npz", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, vertices=self.vertices.cpu().numpy(), indices=self.tets.cpu().numpy())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        from gshell._atomic import save_npz
+
+        save_npz(path, vertices=self.vertices.cpu().numpy(), indices=self.tets.cpu().numpy())
 
     # ------------------------------------------------------------------ topology
     def _build_topology(self):

@@ -20,9 +20,10 @@ Example:
 import math
 import numbers
 import os
-import tempfile
 
 import numpy as np
+
+from gshell._atomic import save_npz
 
 __all__ = ["make_plate", "solve_elasticity", "generate", "describe", "save_sample", "load_sample",
            "boundary_loops"]
@@ -101,19 +102,9 @@ def boundary_loops(triangles):
     Returns:
         int: the number of connected components of the boundary edges (edges used by one triangle).
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from gshell.metrics import boundary_loops as _loops
 
-    tri = np.asarray(triangles, dtype=np.int64)
-    e = np.sort(np.concatenate([tri[:, [0, 1]], tri[:, [1, 2]], tri[:, [2, 0]]]), axis=1)
-    uniq, counts = np.unique(e, axis=0, return_counts=True)
-    b = uniq[counts == 1]
-    if len(b) == 0:
-        return 0
-    verts, inv = np.unique(b, return_inverse=True)
-    inv = inv.reshape(-1, 2)
-    g = coo_matrix((np.ones(len(b)), (inv[:, 0], inv[:, 1])), shape=(len(verts), len(verts)))
-    return int(connected_components(g, directed=False)[0])
+    return _loops(np.asarray(triangles, dtype=np.int64))
 
 
 def _polyline(p0, p1, h):
@@ -385,15 +376,7 @@ def save_sample(path, sample):
         arrays["field_" + k] = v
     for k, v in sample["scalars_out"].items():
         arrays["out_" + k] = np.float64(v)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp_", suffix=".npz", dir=d)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    save_npz(path, **arrays)
 
 
 def load_sample(path):

@@ -37,10 +37,11 @@ The morphing and transfer functions are reached through the module-level hooks `
 import json
 import os
 import sys
-import tempfile
 
 import numpy as np
 import scipy.sparse as sp
+
+from gshell._atomic import save_npz
 
 from .gp import GaussianProcess
 from .pod import POD
@@ -264,7 +265,6 @@ class MMGP:
         say("geometry POD: %d modes; GP inputs: %d" % (Zg.shape[1], inputs.shape[1]))
         self.field_names, self.field_shape, self.field_pods, self.field_gps = [], {}, {}, {}
         for j, (name, arrs) in enumerate(fields.items()):
-            c = fshape[name][1]
             F = np.stack([np.asarray(Ts[k] @ arrs[k]).reshape(-1) for k in range(n)])
             if self.n_modes_fields is None:
                 pod = POD().fit(F, M=self.mass, tol=self.fields_tol)
@@ -386,17 +386,7 @@ class MMGP:
                 arrays.update(self.field_gps[name].state("f%d_gp_" % j))
         for j, name in enumerate(self.scalar_names):
             arrays.update(self.scalar_gps[name].state("s%d_gp_" % j))
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".mmgp-", suffix=".npz.tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        save_npz(path, **arrays)
 
     @classmethod
     def load(cls, path):

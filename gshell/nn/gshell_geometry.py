@@ -1,5 +1,4 @@
 """GShellGeometry: a learnable G-Shell on a tet grid, with the G-Shell regularisers."""
-import math
 
 import torch
 import torch.nn.functional as F

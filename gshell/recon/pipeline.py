@@ -16,14 +16,14 @@ Losses (per step, on a random batch of views):
 - G-Shell regularisers: DMTet's SDF sign loss, the mSDF "open" and "close" Huber terms.
 """
 import dataclasses
-import math
 import os
 import time
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
 
+from gshell._atomic import write_atomic
 from gshell._progress import Progress
 from gshell.nn.gshell_geometry import GShellGeometry
 from gshell.recon.views import Views, render_buffers
@@ -164,10 +164,9 @@ def _stage_geometry(res, prev, prev_res, cfg, device):
 
 
 def _save_checkpoint(path, geo, step, stage, cfg):
-    tmp = path + ".tmp"
-    torch.save({"step": step, "stage": stage, "grid_res": geo.grid.res,
-                "config": dataclasses.asdict(cfg), "state_dict": geo.state_dict()}, tmp)
-    os.replace(tmp, path)
+    state = {"step": step, "stage": stage, "grid_res": geo.grid.res,
+             "config": dataclasses.asdict(cfg), "state_dict": geo.state_dict()}
+    write_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
 def _losses(geo, out, views, cfg, carve_on, backend, unseen=None):

@@ -1,10 +1,8 @@
 """Pictures of a reconstruction: target and result side by side from several views."""
-import os
-import tempfile
-
 import numpy as np
 import torch
 
+from gshell._atomic import write_atomic
 from gshell.recon.views import Views, render_buffers
 
 __all__ = ["shade", "comparison_image", "save_png"]
@@ -66,13 +64,4 @@ def save_png(path, img):
     img = np.asarray(img)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] not in (3, 4):
         raise ValueError("Expected an (H, W, 3|4) uint8 image but got %s %s" % (img.shape, img.dtype))
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".gshell-", suffix=".png", dir=folder)
-    os.close(fd)
-    try:
-        Image.fromarray(img).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_atomic(path, lambda tmp: Image.fromarray(img).save(tmp, format="PNG"))

@@ -6,6 +6,7 @@ import time
 
 import torch
 
+from gshell._atomic import write_bytes
 from gshell.recon.pipeline import ReconConfig, reconstruct
 from gshell.recon.report import comparison_image, save_png
 from gshell.recon.views import load_neus, normalize_mesh, synthetic_views
@@ -75,10 +76,7 @@ def run(out_dir, mesh=None, neus=None, n_views=24, config=None, formats=("ply",)
         m = metrics.compare_meshes(result.verts, result.faces, gt[0], gt[1], n=100000)
         report.update(m)
         path = os.path.join(out_dir, "metrics.json")
-        tmp = path + ".tmp"
-        with open(tmp, "w") as fh:
-            json.dump(report, fh, indent=2)
-        os.replace(tmp, path)
+        write_bytes(path, [json.dumps(report, indent=2).encode("utf-8")])
         files.append(path)
     report["seconds"] = time.perf_counter() - t0
     report["files"] = files

@@ -37,7 +37,7 @@ import warnings
 
 import numpy as np
 
-from gshell.wing.geometry import WingSpec, span_fractions, section_x, _check_counts
+from gshell.wing.geometry import WingSpec, span_fractions, _check_counts
 
 __all__ = ["wing_cp", "wing_cp_conditions", "karman_tsien", "surface_lift_coefficient",
            "TABLE_ALPHAS", "MAX_MACH"]
@@ -139,19 +139,24 @@ def _neuralfoil(kulfan, alpha, re):
     return up, lo, np.asarray(r["CL"]), np.asarray(r["analysis_confidence"])
 
 
-def _cp0_on_grid(up, lo, n_chord):
-    """Incompressible Cp at the grid's chordwise points from signed edge velocities (..., 32)."""
+def _cp0_on_grid(up, lo, x_unit):
+    """Incompressible Cp at the grid's points from signed edge velocities.
+
+    up, lo: (S, ..., 32) signed u_e/V on NeuralFoil's stations; x_unit: (S, C) x/c of each
+    station's points (upper TE -> LE -> lower). Returns (S, ..., C)."""
     import neuralfoil as nf
     xb = np.asarray(nf.bl_x_points, np.float64)
-    xs = section_x(n_chord)
-    h = n_chord // 2
-    xi_grid = np.concatenate([xs[:h + 1], -xs[h + 1:]])       # +x/c upper, -x/c lower
-    xi_src = np.concatenate([-xb[::-1], xb])                     # increasing
+    S, C = x_unit.shape
+    h = C // 2
+    xi = np.concatenate([x_unit[:, :h + 1], -x_unit[:, h + 1:]], 1)    # +x/c upper, -x/c lower
+    xi_src = np.concatenate([-xb[::-1], xb])                          # increasing
     ue_src = np.concatenate([lo[..., ::-1], up], -1)
-    # linear interpolation on a fixed abscissa: one weight matrix for every case
-    idx = np.clip(np.searchsorted(xi_src, xi_grid) - 1, 0, len(xi_src) - 2)
-    t = np.clip((xi_grid - xi_src[idx]) / (xi_src[idx + 1] - xi_src[idx]), 0.0, 1.0)
-    ue = ue_src[..., idx] * (1 - t) + ue_src[..., idx + 1] * t
+    idx = np.clip(np.searchsorted(xi_src, xi) - 1, 0, len(xi_src) - 2)
+    t = np.clip((xi - xi_src[idx]) / (xi_src[idx + 1] - xi_src[idx]), 0.0, 1.0)
+    extra = up.ndim - 2
+    shape = (S,) + (1,) * extra + (C,)
+    i0, t = idx.reshape(shape), t.reshape(shape)
+    ue = (np.take_along_axis(ue_src, i0, -1) * (1 - t) + np.take_along_axis(ue_src, i0 + 1, -1) * t)
     return 1.0 - ue ** 2
 
 
@@ -259,8 +264,9 @@ def wing_cp_conditions(spec, mach, alpha_deg, n_span=32, n_chord=64, re_per_mete
     a_tab = np.broadcast_to(TABLE_ALPHAS, (n_span, m, na)).reshape(-1)
     r_tab = np.broadcast_to(re.T[:, :, None], (n_span, m, na)).reshape(-1)
     up, lo, _, _ = _neuralfoil(k_tab, a_tab, r_tab)
-    cp_tab, _ = _karman_tsien_limited(_cp0_on_grid(up, lo, n_chord).reshape(n_span, m, na, n_chord),
-                                      mach[None, :, None, None])
+    x_unit = spec.sections(eta, n_chord)[..., 0]
+    cp0_tab = _cp0_on_grid(up.reshape(n_span, m, na, -1), lo.reshape(n_span, m, na, -1), x_unit)
+    cp_tab, _ = _karman_tsien_limited(cp0_tab, mach[None, :, None, None])
     cl_tab = _section_lift(sec_xz, cp_tab, alpha[None, :, None], chord)               # (S, M, A)
 
     alpha_eff = np.empty((n_span, m))
@@ -278,7 +284,7 @@ def wing_cp_conditions(spec, mach, alpha_deg, n_span=32, n_chord=64, re_per_mete
 
     k_fin = {k: np.repeat(v, m, axis=0) for k, v in kul.items()}
     up, lo, cl_nf, conf = _neuralfoil(k_fin, alpha_eff.reshape(-1), re.T.reshape(-1))
-    cp0 = _cp0_on_grid(up, lo, n_chord).reshape(n_span, m, n_chord)
+    cp0 = _cp0_on_grid(up.reshape(n_span, m, -1), lo.reshape(n_span, m, -1), x_unit)
     cp, floored = _karman_tsien_limited(cp0, mach[None, :, None])
     cl_sec = _section_lift(sec_xz, cp, alpha[None, :], chord)                         # (S, M)
     cp = np.ascontiguousarray(cp.transpose(1, 0, 2))

@@ -25,7 +25,7 @@ __all__ = ["WingSpec", "naca4", "airfoil_surfaces", "section_x", "wing_grid", "r
 
 #: Airfoils :func:`random_wing` draws from: NACA 4-digit (closed form) and aerosandbox's database.
 AIRFOILS = ("naca0012", "naca2412", "naca4412", "naca2415", "naca0009", "naca4415",
-            "rae2822", "clarky", "sc20714", "e387", "naca23012", "sd7037")
+            "rae2822", "clarky", "e387", "naca23012", "sd7037", "naca2410")
 
 #: The numbers of a spec, in the order of :meth:`WingSpec.params`.
 PARAM_NAMES = ("semispan", "root_chord", "taper", "sweep_deg", "dihedral_deg", "twist_deg",
@@ -104,8 +104,10 @@ def _database_coordinates(name):
 
 
 def section_x(n_chord):
-    """The chordwise x/c of the grid points of a section, (n_chord,) float64: cosine spaced,
-    upper trailing edge (1) -> leading edge (0) -> lower, closing point omitted."""
+    """The chordwise stations x/c of a section's grid points, (n_chord,) float64: cosine spaced,
+    upper trailing edge (1) -> leading edge (0, index n_chord // 2) -> lower, closing point
+    omitted; point k and n_chord - k share the station. They are camber-line stations: the
+    thickness is laid off perpendicular to the camber line, as in the NACA definition."""
     h = n_chord // 2
     xu = 0.5 * (1.0 + np.cos(np.pi * np.arange(h + 1) / h))
     xl = 0.5 * (1.0 - np.cos(np.pi * np.arange(1, h) / h))
@@ -113,11 +115,17 @@ def section_x(n_chord):
 
 
 def airfoil_surfaces(airfoil, n_chord=64):
-    """The airfoil resampled on the grid's chordwise points.
+    """The airfoil sampled at the grid's chordwise points.
 
-    Returns (n_chord, 2) float64 (x, z), x = :func:`section_x` exactly (upper and lower points at
-    the same x/c), normalised so the leading edge is (0, 0) and the trailing edge (1, 0) (the
-    trailing edge closed at the mean of the upper and lower TE heights).
+    Returns (n_chord, 2) float64 (x, z) in chords, upper TE -> LE -> lower, leading edge at (0, 0)
+    (index n_chord // 2), trailing edge at (1, 0) (index 0), the closing point omitted. Points are
+    placed at the camber-line stations :func:`section_x`, the half thickness laid off perpendicular
+    to the camber line: NACA 4-digit names exactly as :func:`naca4`; database airfoils through
+    the camber and thickness of their 8-weight Kulfan fit with a closed trailing edge of at least
+    8 degrees (:func:`_camber_thickness`). The perpendicular construction makes the two points next to the
+    trailing edge straddle the camber line, so the periodic finite differences of
+    ``gshell.riemann`` turn the normal by less than 90 degrees at every step round the sharp
+    trailing edge.
     """
     if not isinstance(airfoil, str):
         raise TypeError("Expected airfoil to be a str but got %s" % type(airfoil).__name__)
@@ -126,35 +134,63 @@ def airfoil_surfaces(airfoil, n_chord=64):
     return _airfoil_surfaces(airfoil.lower().strip(), int(n_chord)).copy()
 
 
+#: Smallest trailing-edge half wedge (degrees) of a database airfoil's section (see _camber_thickness).
+TE_HALF_WEDGE_MIN = 4.0
+
+
+def _camber_thickness(name, x):
+    """Camber yc(x) and half thickness yt(x) of a database airfoil at stations x in [0, 1].
+
+    The coordinates are fitted by aerosandbox's Kulfan (CST) parametrisation with 8 weights per
+    side (the shape NeuralFoil analyses), trailing-edge thickness set to 0, and evaluated at x:
+    smooth at the leading edge whatever the database's point density. A half thickness
+    ``tan(4 deg) (1 - x) w(x)`` is added near the trailing edge (``w`` a smoothstep from 0 at
+    x = 0.85 to 1 at x = 1): cusped trailing edges get a wedge of at least 8 degrees, so a
+    periodic grid does not fold there (< 0.005 chord of added thickness).
+    """
+    import warnings
+
+    import aerosandbox as asb
+    coords = _database_coordinates(name).copy()
+    # close a blunt trailing edge first: shear each surface by x * (half the TE gap)
+    ile = int(np.argmin(coords[:, 0]))
+    xn = (coords[:, 0] - coords[ile, 0]) / (coords[:, 0].max() - coords[ile, 0])
+    gap = coords[0, 1] - coords[-1, 1]
+    side = np.where(np.arange(len(coords)) <= ile, 1.0, -1.0)
+    coords[:, 1] -= side * 0.5 * gap * xn
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        k = asb.Airfoil(name=name, coordinates=coords).to_kulfan_airfoil(n_weights_per_side=8)
+        k = asb.KulfanAirfoil(lower_weights=k.lower_weights, upper_weights=k.upper_weights,
+                              leading_edge_weight=k.leading_edge_weight, TE_thickness=0.0)
+        zu = np.asarray(k.upper_coordinates(x))[:, 1]
+        zl = np.asarray(k.lower_coordinates(x))[:, 1]
+    yc, yt = 0.5 * (zu + zl), 0.5 * (zu - zl)
+    u = np.clip((x - 0.85) / 0.15, 0.0, 1.0)
+    yt = yt + math.tan(math.radians(TE_HALF_WEDGE_MIN)) * (1.0 - x) * u * u * (3.0 - 2.0 * u)
+    return yc, np.maximum(yt, 0.0)
+
+
 @functools.lru_cache(maxsize=256)
 def _airfoil_surfaces(name, n_chord):
-    coords = naca4(name, 800) if _NACA4.match(name) else _database_coordinates(name)
-    ile = int(np.argmin(coords[:, 0]))
-    up, lo = coords[:ile + 1][::-1], coords[ile:]             # both LE -> TE
-    x0, x1 = coords[ile, 0], max(up[-1, 0], lo[-1, 0])
-    z0 = coords[ile, 1]
-    xs = section_x(n_chord)
+    if _NACA4.match(name):
+        return naca4(name, n_chord)
     h = n_chord // 2
-
-    def surf(pts, xq):
-        px = (pts[:, 0] - x0) / (x1 - x0)
-        order = np.argsort(px, kind="stable")
-        return np.interp(xq, px[order], pts[order, 1])
-    zu = surf(up, xs[:h + 1]) - z0
-    zl = surf(lo, xs[h + 1:]) - z0
-    z_te = 0.5 * (zu[0] + surf(lo, np.array([1.0]))[0] - z0)
-    z = np.concatenate([zu, zl]) - z_te * xs                   # shear: TE at z = 0, LE stays put
-    z /= (x1 - x0)
-    z[0] = 0.0
-    return np.stack([xs, z], 1)
+    x = section_x(n_chord)[:h + 1][::-1]                      # LE -> TE, h + 1 stations
+    yc, yt = _camber_thickness(name, x)
+    yt[0] = yt[-1] = 0.0
+    th = np.arctan(np.gradient(yc, x))
+    upper = np.stack([x - yt * np.sin(th), yc + yt * np.cos(th)], 1)[::-1]
+    lower = np.stack([x + yt * np.sin(th), yc - yt * np.cos(th)], 1)[1:h]
+    return np.concatenate([upper, lower], 0)
 
 
 def _thickness_camber(sec):
+    """Max thickness and max |camber| of a unit section (n_chord, 2) (pairs k, n - k)."""
     h = len(sec) // 2
-    zu = sec[:h + 1][::-1, 1]                                  # LE -> TE at x = xs_le_te
-    x = sec[:h + 1][::-1, 0]
-    zl = np.concatenate([[sec[h, 1]], sec[h + 1:, 1], [sec[0, 1]]])
-    return float(np.max(zu - zl)), float(np.max(np.abs(0.5 * (zu + zl)))), x
+    up = sec[1:h][::-1]
+    lo = sec[h + 1:]
+    return float(np.max(np.hypot(*(up - lo).T))), float(np.max(np.abs(0.5 * (up[:, 1] + lo[:, 1]))))
 
 
 @dataclass(frozen=True)
@@ -235,8 +271,8 @@ class WingSpec:
         """The spec's numbers, (len(PARAM_NAMES),) float64, in PARAM_NAMES order."""
         root = airfoil_surfaces(self.airfoil, 128)
         tip = root if self.tip_airfoil is None else airfoil_surfaces(self.tip_airfoil, 128)
-        rt, rc, _ = _thickness_camber(root)
-        tt, tc, _ = _thickness_camber(tip)
+        rt, rc = _thickness_camber(root)
+        tt, tc = _thickness_camber(tip)
         return np.array([self.semispan, self.root_chord, self.taper, self.sweep_deg, self.dihedral_deg,
                          self.twist_deg, self.aspect_ratio, rt, rc, tt, tc], dtype=np.float64)
 
@@ -264,7 +300,7 @@ def wing_grid(spec, n_span=32, n_chord=64):
         n_span: spanwise stations (>= 3), half-cosine spaced from root (row 0) to tip (last row).
         n_chord: chordwise points per section (even, >= 8), upper TE -> LE -> lower, periodic
             along axis 1 (the closing point is not repeated; index 0 is the trailing edge and
-            index n_chord // 2 the leading edge).
+            index n_chord // 2 the leading edge; see :func:`airfoil_surfaces`).
     Returns:
         (n_span, n_chord, 3) float64 points, x downstream, y spanwise, z up.
     """

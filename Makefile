@@ -24,7 +24,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --no-input
 TORCH_SPEC ?= torch==2.13.0
-DEPS ?= numpy pytest hypothesis scipy scikit-image pillow ninja 'setuptools>=64' wheel trimesh meshio pymeshlab triangle scikit-fem
+DEPS ?= numpy pytest hypothesis scipy scikit-image pillow ninja 'setuptools>=64' wheel trimesh meshio pymeshlab triangle scikit-fem aerosandbox neuralfoil
 APT_PACKAGES ?= libusb-1.0-0
 
 VENV_STAMP := $(VENV)/.gshell-venv

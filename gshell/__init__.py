@@ -21,10 +21,10 @@ _EXPORTS = {
     "build_info": "gshell._ext",
 }
 _SUBMODULES = ("deepmesh", "io", "ops", "nn", "tetgrid", "demo", "cli", "metrics", "render", "recon", "mmgp",
-               "riemann",
+               "riemann", "wing",
                "_ext", "_checks")
 
-__all__ = sorted(_EXPORTS) + ["deepmesh", "io", "metrics", "render", "recon", "mmgp", "riemann", "__version__"]
+__all__ = sorted(_EXPORTS) + ["deepmesh", "io", "metrics", "render", "recon", "mmgp", "riemann", "wing", "__version__"]
 
 
 def __getattr__(name):

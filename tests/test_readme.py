@@ -37,3 +37,6 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     assert mm["pred"][0]["max_von_mises"]["var"] >= 0
     riem = spaces[6]
     assert abs(float(riem["f"]["gaussian_curvature"].mean()) - 4.0) < 1e-2
+    wing = spaces[7]
+    assert wing["r"]["cp"].shape == (16, 48) and wing["feats"]["normals"].shape == (16, 48, 3)
+    assert abs(wing["r"]["cl_cp"] - wing["r"]["cl_vlm"]) < 0.02 * abs(wing["r"]["cl_vlm"]) + 0.005

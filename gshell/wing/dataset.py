@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from gshell.wing.geometry import PARAM_NAMES, random_wing, wing_grid, _check_counts
+from gshell.wing.geometry import PARAM_NAMES, random_wing, _check_counts
 
 __all__ = ["generate", "save", "load", "sample_conditions", "settings_json", "KEYS"]
 

@@ -43,8 +43,9 @@ def main():
     if args.data:
         data = dataset.load(args.data)
     else:
-        import aerosandbox  # noqa: F401  (imports are not generation time)
-        import neuralfoil  # noqa: F401
+        import importlib
+        for name in ("aerosandbox", "neuralfoil"):      # imports are not generation time
+            importlib.import_module(name)
         t = time.perf_counter()
         data = dataset.generate(args.wings, args.conditions, seed=args.seed, progress=False)
         dt = time.perf_counter() - t

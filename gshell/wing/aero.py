@@ -12,7 +12,9 @@ The model (a strip theory; quick, smooth in the design parameters, not CFD):
    local airfoil (root and tip airfoils blended in Kulfan weights) at the local Reynolds number.
    ``Cp0 = 1 - (u_e/V)^2`` is interpolated onto the grid's chordwise points in the signed
    velocity (upper ``u_e`` > 0, lower < 0, so the stagnation point lies where the interpolant
-   crosses 0) and corrected by Karman–Tsien, :func:`karman_tsien`.
+   crosses 0), linearly in ``±sqrt(x/c)`` (about the arc length from the leading edge; NeuralFoil
+   has no station ahead of x/c = 0.0156, so the nose between them is this interpolation), and
+   corrected by Karman–Tsien, :func:`karman_tsien`.
 3. Matching. The effective angle of attack of each station is the one at which this Cp,
    integrated round the station's physical (twisted) section and projected on the lift direction,
    gives the vortex-lattice ``cl(y)``: NeuralFoil is evaluated on a table of angles (one batched
@@ -148,8 +150,11 @@ def _cp0_on_grid(up, lo, x_unit):
     xb = np.asarray(nf.bl_x_points, np.float64)
     S, C = x_unit.shape
     h = C // 2
-    xi = np.concatenate([x_unit[:, :h + 1], -x_unit[:, h + 1:]], 1)    # +x/c upper, -x/c lower
-    xi_src = np.concatenate([-xb[::-1], xb])                          # increasing
+    # signed sqrt(x/c): proportional to the arc length from the leading edge near it, so the
+    # stretch between the first stations (x/c = 0.0156) round the nose is not squeezed
+    xr = np.sqrt(np.clip(x_unit, 0.0, None))
+    xi = np.concatenate([xr[:, :h + 1], -xr[:, h + 1:]], 1)          # + upper, - lower
+    xi_src = np.concatenate([-np.sqrt(xb[::-1]), np.sqrt(xb)])        # increasing
     ue_src = np.concatenate([lo[..., ::-1], up], -1)
     idx = np.clip(np.searchsorted(xi_src, xi) - 1, 0, len(xi_src) - 2)
     t = np.clip((xi - xi_src[idx]) / (xi_src[idx + 1] - xi_src[idx]), 0.0, 1.0)

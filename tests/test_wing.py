@@ -173,6 +173,7 @@ def test_dataset_contract_determinism_and_cache(tmp_path, monkeypatch):
     (lambda: wing_cp(WingSpec(), 1.0, 2.0), ValueError, "mach"),
     (lambda: wing_cp(WingSpec(), float("nan"), 2.0), ValueError, "mach"),
     (lambda: wing_cp(WingSpec(), 0.5, 40.0), ValueError, "alpha_deg"),
+    (lambda: wing_cp(WingSpec(), 0.5, 2.0, re_per_meter_per_mach=-1.0), ValueError, "re_per_meter"),
     (lambda: dataset.generate(0, 2), ValueError, "n_wings"),
     (lambda: random_wing(3), TypeError, "rng"),
 ])

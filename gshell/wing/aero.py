@@ -32,7 +32,8 @@ Cp stops at vacuum, flagged in ``vacuum_limited``; keep Mach and lift moderate (
 conditions do) and this does not happen.
 
 Flight conditions: ``Re = M a c / nu`` with a cruise atmosphere (about 11 km: ``a`` = 295 m/s,
-``nu`` = 3.9e-5 m^2/s) and the chord in metres, unless ``re_per_meter_per_mach`` is given.
+``nu`` = 3.9e-5 m^2/s) and the chord in metres, unless ``re_per_meter_per_mach`` is given; Mach
+numbers below 0.1 take the Reynolds number of Mach 0.1.
 """
 import math
 import warnings
@@ -250,6 +251,10 @@ def wing_cp_conditions(spec, mach, alpha_deg, n_span=32, n_chord=64, re_per_mete
     mach, alpha = _check_condition(mach, alpha_deg)
     if re_per_meter_per_mach is None:
         re_per_meter_per_mach = SPEED_OF_SOUND / KINEMATIC_VISCOSITY
+    re_per_meter_per_mach = float(re_per_meter_per_mach)
+    if not math.isfinite(re_per_meter_per_mach) or re_per_meter_per_mach <= 0:
+        raise ValueError("Expected re_per_meter_per_mach to be a positive number but got %r" % (
+            re_per_meter_per_mach,))
     from gshell.wing.geometry import wing_grid
     points = wing_grid(spec, n_span, n_chord)
     eta = span_fractions(n_span)
@@ -260,7 +265,8 @@ def wing_cp_conditions(spec, mach, alpha_deg, n_span=32, n_chord=64, re_per_mete
     target = np.empty((m, n_span))
     for i in range(m):
         cl_vlm[i], target[i] = _vlm(spec, mach[i], alpha[i], eta)
-    re = np.maximum(mach[:, None] * re_per_meter_per_mach * chord[None, :], 1e4)       # (M, S)
+    # Reynolds number of the local chord; below Mach 0.1 it is taken at Mach 0.1 (not 0 at M = 0)
+    re = np.maximum(mach, 0.1)[:, None] * re_per_meter_per_mach * chord[None, :]       # (M, S)
 
     kul = _kulfan(spec, eta)
     na = len(TABLE_ALPHAS)

@@ -78,11 +78,13 @@ def _raise_flags(flags, batched, found):
         where = _first(flags & _FOLD != 0, batched)
         raise ValueError(
             "Expected points to be a grid without folds but the normal x_u x x_v flips (turns by "
-            "more than 90 degrees) between %s and its next row or column: the grid overlaps itself"
-            % where)
+            "more than 90 degrees) between %s and its next row or column: the grid overlaps itself "
+            "(for a sharp crease resolved by few points, such as a closed trailing edge, pass "
+            "check_folds=False)" % where)
 
 
-def grid_features(points, periodic_u=False, periodic_v=False) -> Dict[str, Tensor]:
+def grid_features(points, periodic_u=False, periodic_v=False,
+                  check_folds=True) -> Dict[str, Tensor]:
     """Metric, Christoffel symbols, Gaussian and mean curvature and normals of a surface grid.
 
     The surface is ``x(u, v) = points[..., u, v, :]`` with the grid index as the chart (unit
@@ -110,6 +112,11 @@ def grid_features(points, periodic_u=False, periodic_v=False) -> Dict[str, Tenso
             float64 beyond a few hundred points per direction.
         periodic_u: bool, row ``NU - 1`` is followed by row 0 (do not repeat the first row).
         periodic_v: bool, column ``NV - 1`` is followed by column 0.
+        check_folds: bool, reject grids whose normal turns by more than 90 degrees between
+            neighbouring points (default). Pass False for surfaces with a sharp crease resolved by
+            few points, such as the closed trailing edge of a wing section, where the normal
+            legitimately reverses across one grid step; the features at the crease then describe
+            the finite-difference surface through it (very large curvatures).
 
     Returns:
         dict of tensors in the dtype and on the device of ``points`` (``...`` = ``(B,)`` or
@@ -128,7 +135,8 @@ def grid_features(points, periodic_u=False, periodic_v=False) -> Dict[str, Tenso
         TypeError: points is not a float32/float64 tensor.
         ValueError: wrong shape, too few points, NaN/Inf, repeated neighbouring points (repeated
             rows, collapsed poles), a degenerate metric (det g <= 64 eps E G), or a fold (the
-            normal ``x_u x x_v`` turns by more than 90 degrees between neighbouring points); the
+            normal ``x_u x x_v`` turns by more than 90 degrees between neighbouring points, unless
+            ``check_folds`` is False); the
             message names the first offending ``points[i, j]``. A fold whose turn is spread over
             several grid points, each step turning the normal by less than 90 degrees, is not
             detected as a fold (it may still be caught as a degenerate metric).
@@ -143,7 +151,8 @@ def grid_features(points, periodic_u=False, periodic_v=False) -> Dict[str, Tenso
     if points.dim() not in (3, 4) or points.shape[-1] != 3:
         raise ValueError("Expected points of shape (NU, NV, 3) or (B, NU, NV, 3) but got %s"
                          % _checks._desc(points))
-    for name, flag in (("periodic_u", periodic_u), ("periodic_v", periodic_v)):
+    for name, flag in (("periodic_u", periodic_u), ("periodic_v", periodic_v),
+                       ("check_folds", check_folds)):
         if not isinstance(flag, bool):
             raise TypeError("Expected %s to be a bool but got %r" % (name, flag))
     nu, nv = points.shape[-3], points.shape[-2]
@@ -162,6 +171,8 @@ def grid_features(points, periodic_u=False, periodic_v=False) -> Dict[str, Tenso
     flags = out[-1]
     if flags.numel():
         found = _or_all(flags)
+        if not check_folds:
+            found &= ~_FOLD
         if found:
             _raise_flags(flags, batched, found)
     res = dict(zip(_GRID_KEYS, out[:-1]))

@@ -388,3 +388,24 @@ def test_fold():
     pts = torch.stack(torch.broadcast_tensors(xs[:, None], y[None, :], zs[:, None]), -1)
     with pytest.raises(ValueError, match=r"points\[3, 0\].*fold|flips"):
         grid_features(pts)
+
+
+def test_fold_check_off_for_sharp_crease():
+    # a cambered biconvex section, sharp at both ends, closed chordwise (periodic), extruded
+    # along y: the normal reverses across the sharp trailing edge in one grid step, a legitimate
+    # crease that the fold check cannot tell from a fold
+    n = 24
+    t = (torch.arange(n, dtype=D) + 0.3) * (2 * math.pi / n)  # no point exactly at the edge
+    xs = 0.5 + 0.5 * t.cos()
+    zs = 0.1 * t.sin() * t.sin().abs() + 0.2 * xs * (1 - xs)
+    y = torch.arange(6, dtype=D) * 0.3
+    pts = torch.stack(torch.broadcast_tensors(xs[None, :], y[:, None], zs[None, :]), -1)
+    with pytest.raises(ValueError, match="flips.*check_folds=False"):
+        grid_features(pts, periodic_v=True)
+    f = grid_features(pts, periodic_v=True, check_folds=False)
+    # a cylinder over the section: K = 0 everywhere, normals unit and free of y
+    assert f["gaussian_curvature"].abs().max() < 1e-8
+    assert torch.allclose(f["normals"].norm(dim=-1), torch.ones(6, n, dtype=D))
+    assert f["normals"][..., 1].abs().max() < 1e-12
+    with pytest.raises(TypeError, match="check_folds"):
+        grid_features(pts, periodic_v=True, check_folds=None)

@@ -3,9 +3,10 @@
 In the spirit of the Tensile2d case of MMGP (Casenave, Staber, Roynard, "MMGP: a Mesh Morphing
 Gaussian Process-based machine learning method for regression of physical problems under
 non-parameterized geometrical variability", NeurIPS 2023, https://arxiv.org/abs/2306.12342) and
-its PLAID release: every sample is a plate whose outline varies at random (width changes, notches
-and bulges on the left and right edges), meshed by ``triangle`` with its own topology and node
-count, clamped at the bottom, loaded by a uniform random traction on the top, and solved with
+its PLAID release: every sample is a plate whose outline varies at random (width changes, smooth
+notches and bulges on the left and right edges: 10 parameters, a smooth low-dimensional family
+as Tensile2d's), meshed by ``triangle`` with its own topology and node count, clamped at the
+bottom, loaded by a uniform random, mostly tensile traction on the top, and solved with
 linear elasticity in plane stress (P1 elements, scikit-fem). Outputs are nodal fields
 (displacement, von Mises stress) and scalars (their maxima).
 
@@ -25,10 +26,12 @@ import numpy as np
 
 from gshell._atomic import save_npz
 
-__all__ = ["make_plate", "solve_elasticity", "generate", "describe", "save_sample", "load_sample",
+__all__ = ["make_plate", "side_offset", "solve_elasticity", "generate", "describe", "save_sample", "load_sample",
            "boundary_loops"]
 
 # Bump when the generator changes in a way that changes samples: cached files carry it in their name.
+# Version 1 had piecewise-linear sides with 0-3 semicircular notches/bulges and a shear traction
+# tx in [-0.3, 0.3]: strong bending and a geometry that needs many POD modes.
 _VERSION = 2
 _HEIGHT = 1.0
 
@@ -125,14 +128,14 @@ _SIDE_RANGES = {
 }
 # Inputs: traction on the top edge (mostly tensile: a small shear part) and Young's modulus.
 _LOAD_RANGES = {"tx": (-0.1, 0.1), "ty": (0.5, 1.5), "E": (0.8, 1.2)}
-_NOTCH_WIDTH = 0.1                  # Gaussian notch: depth * exp(-((y - center) / width)^2)
+_NOTCH_WIDTH = 0.15                 # Gaussian notch: depth * exp(-((y - center) / width)^2)
 
 
 def side_offset(y, offset_bottom, offset_top, bulge, notch_depth, notch_center):
     """Outward offset of one side edge at heights ``y`` (array), from its straight position.
 
     ``offset_bottom (1 - y) + offset_top y + bulge sin(pi y)
-    - notch_depth exp(-((y - notch_center) / 0.1)^2)``: a width change, a bow (bulge or waist)
+    - notch_depth exp(-((y - notch_center) / 0.15)^2)``: a width change, a bow (bulge or waist)
     and a smooth notch; the edge is smooth, so the plate has four corners only.
     """
     y = np.asarray(y, dtype=np.float64)
@@ -178,9 +181,10 @@ def _outline(rng, h):
 def make_plate(rng_or_seed, mesh_size=0.03):
     """A random plate, roughly [0, 1] x [0, 1], meshed by ``triangle``.
 
-    The bottom (y = 0) and top (y = 1) edges are straight; the left and right edges are piecewise
-    linear with random widths at three heights, plus 0 to 3 semicircular notches or bulges with
-    random position and radius in [0.05, 0.15]. The outline is meshed with quality constraints
+    The bottom (y = 0) and top (y = 1) edges are straight; the left and right edges are smooth
+    curves ``x = side_offset(y, ...)`` with five random parameters each (``_SIDE_RANGES``): the
+    width change between bottom and top, a bulge or waist, and a smooth notch of random depth
+    and height. The plate has four corners, one boundary loop. The outline is meshed with quality constraints
     (``'pq30a{area}'``: minimum angle 30 degrees, maximum area that of an equilateral triangle of
     side ``mesh_size``), so node counts differ from plate to plate.
 
@@ -402,8 +406,10 @@ def generate(n, seed=0, cache_dir=None, progress=True, mesh_size=0.03):
     """Generates ``n`` Tensile2d-like samples (plates with their own meshes, plane-stress solutions).
 
     Sample ``i`` draws everything from ``numpy.random.default_rng([seed, i])``, so it is the same
-    whatever ``n`` is. Random inputs: traction ``tx`` in [-0.3, 0.3], ``ty`` in [0.5, 1.5] on the
-    top edge, and a Young's modulus factor ``E`` in [0.8, 1.2] (nu = 0.3); plus the random outline.
+    whatever ``n`` is. Random inputs: traction ``tx`` in [-0.1, 0.1], ``ty`` in [0.5, 1.5] on the
+    top edge (mostly tension, as Tensile2d's pressure on the top), and a Young's modulus factor
+    ``E`` in [0.8, 1.2] (nu = 0.3); plus the random outline (10 parameters, see
+    :func:`make_plate`).
 
     Args:
         n: number of samples, int >= 1.

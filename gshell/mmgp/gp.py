@@ -384,7 +384,8 @@ class GaussianProcess:
     def from_state(cls, state, prefix=""):
         """Rebuilds a fitted GaussianProcess from ``state`` (no optimisation)."""
         b = np.asarray(state[prefix + "bounds"], dtype=np.float64)
-        cv = str(state[prefix + "column_variance"]) if prefix + "column_variance" in state else None
+        cv = str(state[prefix + "column_variance"]) if prefix + "column_variance" in state else ""
+        cv = cv or None
         gp = cls(length_scale_bounds=b[0], signal_variance_bounds=b[1], noise_bounds=b[2],
                  column_variance=cv)
         gp._X = np.asarray(state[prefix + "X"], dtype=np.float64)

@@ -141,6 +141,22 @@ def _apply_T(T, flat, c):
     return np.moveaxis(G, 0, 1).reshape(lead + (T.shape[0] * c,))
 
 
+def _quantiles(draws, qs):
+    """Per-column quantiles of draws (S, D), as ``np.quantile(draws, qs, axis=0)`` (linear
+    interpolation), with one partial sort of the contiguous (D, S) transpose (several times
+    faster than ``np.quantile`` along the strided axis)."""
+    S = draws.shape[0]
+    pos = [q * (S - 1) for q in qs]
+    lo = [int(np.floor(v)) for v in pos]
+    kth = sorted(set(k for l in lo for k in (l, min(l + 1, S - 1))))
+    D = np.partition(np.ascontiguousarray(draws.T), kth, axis=1)
+    out = []
+    for v, l in zip(pos, lo):
+        h = min(l + 1, S - 1)
+        out.append(D[:, l] + (v - l) * (D[:, h] - D[:, l]))
+    return out
+
+
 class MMGP:
     """Mesh morphing Gaussian-process regression (see the module docstring for the method).
 
@@ -223,7 +239,8 @@ class MMGP:
         """The disk positions of one mesh (meshes[k]), with the corner landmarks if configured."""
         if self.landmarks is None:
             return _morph(p, t, self.weights)
-        c, _ = _corners(p, t, self.corner_turn)
+        from . import morph
+        c = morph.boundary_corners(p, t, min_turn=self.corner_turn)
         if len(c) != len(self.corner_angles):
             raise ValueError("Expected %d boundary corners on meshes[%d] (as on the training "
                              "meshes) but got %d" % (len(self.corner_angles), k, len(c)))
@@ -433,7 +450,7 @@ class MMGP:
                 rng = np.random.default_rng([seed, k, j])
                 dz = rng.standard_normal((int(n_samples), mu.shape[0])) * np.sqrt(var)
                 draws = mean + dz @ modes_b
-                q025, q975 = np.quantile(draws, [0.025, 0.975], axis=0)
+                q025, q975 = _quantiles(draws, (0.025, 0.975))
                 shape = (N,) if ndim == 1 else (N, c)
                 res[name] = {"mean": mean.reshape(shape), "var": v.reshape(shape),
                              "q025": q025.reshape(shape), "q975": q975.reshape(shape)}

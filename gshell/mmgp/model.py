@@ -162,10 +162,12 @@ class MMGP:
 
     Args:
         n_modes_geometry: int, the number of POD modes of the morphed coordinates (GP inputs),
-            or a list of candidates: ``fit`` fits the GPs for each and keeps the one with the
-            smallest mean relative leave-one-out error on the training set (fields: the squared
-            M-norm of the closed-form LOO errors of the POD coefficients over the field's POD
-            energy; scalars: LOO SSE over SST). The choice is ``n_modes_geometry_``.
+            or a list of candidates: ``fit`` fits the field GPs for each (one optimiser start)
+            and keeps the one with the smallest mean relative leave-one-out error on the training
+            set (the squared M-norm of the closed-form LOO errors of the POD coefficients over
+            the field's POD energy; without fields, the scalars' LOO SSE over SST). The choice is
+            ``n_modes_geometry_``; ``loo_error`` is the final fit's criterion (fields and
+            scalars).
         n_modes_fields: int or None; None keeps the modes by ``fields_tol``.
         fields_tol: float, relative unexplained POD energy allowed when ``n_modes_fields`` is None.
         weights: "mean_value" or "uniform", the Floater-map weights.
@@ -347,33 +349,45 @@ class MMGP:
                 pods[name] = POD().fit(F, M=self.mass, tol=self.fields_tol)
             else:
                 pods[name] = POD().fit(F, M=self.mass, n_modes=self.n_modes_fields)
-        best = None
-        for kg in candidates:
-            inputs = np.hstack([Zg_all[:, :kg], S])
-            if inputs.shape[1] == 0:
-                inputs = np.zeros((n, 1))
+
+        def inputs_for(kg):
+            x = np.hstack([Zg_all[:, :kg], S])
+            return np.zeros((n, 1)) if x.shape[1] == 0 else x
+
+        def fit_all(inputs, restarts, with_scalars):
+            """GPs of the fields (and scalars) and the mean relative LOO error."""
             fgps, sgps, errs = {}, {}, []
             for j, name in enumerate(Fs):
                 pod, gp = pods[name], None
                 if pod.n_modes:
-                    gp = GaussianProcess(n_restarts=self.n_restarts, seed=self.seed + 1 + j,
+                    gp = GaussianProcess(n_restarts=restarts, seed=self.seed + 1 + j,
                                          y_scaling="shared", column_variance="loo")
                     gp.fit(inputs, pod.transform(Fs[name]))
                     # M-orthonormal modes: the squared LOO coefficient error is the squared
                     # M-norm of the field error (within the kept modes).
                     errs.append((gp.loo_residuals() ** 2).sum() / max(pod.energy_all.sum(), 1e-300))
                 fgps[name] = gp
-            for j, (name, y) in enumerate(souts.items()):
-                gp = GaussianProcess(n_restarts=self.n_restarts, seed=self.seed + 1001 + j,
+            for j, (name, y) in enumerate(souts.items() if with_scalars else ()):
+                gp = GaussianProcess(n_restarts=restarts, seed=self.seed + 1001 + j,
                                      column_variance="loo")
                 sgps[name] = gp.fit(inputs, y[:, None])
                 errs.append((gp.loo_residuals() ** 2).sum() / max(((y - y.mean()) ** 2).sum(),
                                                                    1e-300))
-            crit = float(np.mean(errs))
-            say("geometry modes %d: mean relative LOO error %.4g" % (kg, crit))
-            if best is None or crit < best[0]:
-                best = (crit, kg, fgps, sgps)
-        self.loo_error, kg, fgps, sgps = best
+            return fgps, sgps, float(np.mean(errs)) if errs else 0.0
+
+        # Choice of the geometry modes: GPs from the first (deterministic) start only, scored on
+        # the fields (on the scalars when there are no fields); then the full fit.
+        kg = candidates[0]
+        if len(candidates) > 1:
+            by_fields = any(p.n_modes for p in pods.values())
+            best = None
+            for k in candidates:
+                _, _, crit = fit_all(inputs_for(k), 1, not by_fields)
+                say("geometry modes %d: mean relative LOO error %.4g" % (k, crit))
+                if best is None or crit < best[0]:
+                    best = (crit, k)
+            kg = best[1]
+        fgps, sgps, self.loo_error = fit_all(inputs_for(kg), self.n_restarts, True)
         gpod.modes, gpod.energy = gpod.modes[:kg], gpod.energy[:kg]
         self.geometry_pod = gpod
         self.n_modes_geometry_ = kg

@@ -26,8 +26,8 @@ import numpy as np
 
 from gshell._atomic import save_npz
 
-__all__ = ["make_plate", "side_offset", "solve_elasticity", "generate", "describe", "save_sample", "load_sample",
-           "boundary_loops"]
+__all__ = ["make_plate", "side_offset", "solve_elasticity", "generate", "describe", "save_sample",
+           "load_sample", "boundary_loops"]
 
 # Bump when the generator changes in a way that changes samples: cached files carry it in their name.
 # Version 1 had piecewise-linear sides with 0-3 semicircular notches/bulges and a shear traction
@@ -184,8 +184,8 @@ def make_plate(rng_or_seed, mesh_size=0.03):
     The bottom (y = 0) and top (y = 1) edges are straight; the left and right edges are smooth
     curves ``x = side_offset(y, ...)`` with five random parameters each (``_SIDE_RANGES``): the
     width change between bottom and top, a bulge or waist, and a smooth notch of random depth
-    and height. The plate has four corners, one boundary loop. The outline is meshed with quality constraints
-    (``'pq30a{area}'``: minimum angle 30 degrees, maximum area that of an equilateral triangle of
+    and height. The plate has four corners, one boundary loop. The outline is meshed with quality
+    constraints (``'pq30a{area}'``: minimum angle 30 degrees, maximum area that of an equilateral triangle of
     side ``mesh_size``), so node counts differ from plate to plate.
 
     Args:

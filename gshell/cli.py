@@ -487,7 +487,8 @@ def _cmd_mmgp(args):
     if args.mmgp_command == "fit":
         _check_output("mmgp fit", args.model, [], args.force)
         samples = _mmgp_samples(args.data, args.samples)
-        model = MMGP(weights=args.weights, n_restarts=args.restarts, seed=args.seed)
+        model = MMGP(weights=args.weights, n_restarts=args.restarts, seed=args.seed,
+                     landmarks=None if args.landmarks == "none" else args.landmarks)
         model.fit([(s["points"], s["triangles"]) for s in samples],
                   np.stack([s["scalars_in"] for s in samples]),
                   {k: [s["fields"][k] for s in samples] for k in samples[0]["fields"]},
@@ -812,6 +813,8 @@ def build_parser():
     f.add_argument("--weights", default="mean_value", choices=("mean_value", "uniform"),
                    help="Floater map weights (default: mean_value)")
     f.add_argument("--restarts", type=int, default=3, help="GP optimiser restarts (default: 3)")
+    f.add_argument("--landmarks", default="corners", choices=("corners", "none"),
+                   help="pin the boundary corners at common disk angles (default: corners)")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")
     q = msub.add_parser("predict", help="predict samples START:STOP and report the errors",

@@ -43,7 +43,7 @@ def test_mmgp_beats_the_mean_on_plates(data_dir):
     files = sorted(data_dir.glob("*.npz"))
     samples = [dataset.load_sample(f) for f in files]
     train, test = samples[:11], samples[11:]
-    m = MMGP(n_restarts=1, seed=0)
+    m = MMGP(n_restarts=1, seed=0, landmarks="corners")
     m.fit([(s["points"], s["triangles"]) for s in train], np.stack([s["scalars_in"] for s in train]),
           {"sigma_vm": [s["fields"]["sigma_vm"] for s in train]}, {})
     pred = m.predict([(s["points"], s["triangles"]) for s in test],
@@ -52,6 +52,24 @@ def test_mmgp_beats_the_mean_on_plates(data_dir):
     mean_level = np.mean([f.mean() for f in (s["fields"]["sigma_vm"] for s in train)])
     assert field_rrmse([p["sigma_vm"]["mean"] for p in pred], ref) < \
         field_rrmse([np.full_like(r, mean_level) for r in ref], ref)
+    # corner landmarks: each plate's four corners sit at the same disk angles
+    from gshell.mmgp.morph import boundary_corners
+
+    assert m.corner_angles.shape == (4,) and m.corner_angles[0] == 0.0
+    assert np.all(np.diff(m.corner_angles) > 0) and m.corner_angles[-1] < 2 * np.pi
+    for k, s in enumerate(test):
+        d = m._disk(s["points"], s["triangles"], k)
+        c = boundary_corners(s["points"], s["triangles"])
+        np.testing.assert_allclose(d[c], np.stack([np.cos(m.corner_angles),
+                                                   np.sin(m.corner_angles)], 1), atol=1e-12)
+    # a mesh with other corners is refused with a clear error
+    sq = np.array([[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0.5]], float)
+    tri = np.array([[0, 1, 4], [1, 2, 4], [2, 3, 4], [3, 0, 4]])
+    tri_mesh = (sq[[0, 1, 2]], np.array([[0, 1, 2]]))
+    with pytest.raises(ValueError, match="Expected 4 boundary corners"):
+        m.predict([tri_mesh], np.stack([s["scalars_in"] for s in test[:1]]))
+    assert len(m.predict([(sq, tri)], np.stack([s["scalars_in"] for s in test[:1]]),
+                         n_samples=5)) == 1
 
 
 def test_bad_ranges(data_dir, tmp_path, capsys):

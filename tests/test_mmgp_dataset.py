@@ -60,6 +60,22 @@ def test_plates_are_disks_with_positive_areas_and_varying_node_counts():
     assert 1000 <= len(p) <= 3000
 
 
+def test_plates_have_four_corners_and_smooth_sides():
+    from gshell.mmgp.morph import boundary_corners
+
+    for s in range(8):
+        for h in (H, 0.03):
+            p, t, outline = make_plate(s, mesh_size=h)
+            c = boundary_corners(p, t)
+            assert len(c) == 4
+            # CCW from the lower left: bottom-left, bottom-right, top-right, top-left
+            np.testing.assert_array_equal(p[c, 1], [0.0, 0.0, 1.0, 1.0])
+            assert p[c[0], 0] < p[c[1], 0] and p[c[3], 0] < p[c[2], 0]
+    y = np.linspace(0, 1, 5)
+    np.testing.assert_allclose(dataset.side_offset(y, 0.1, -0.1, 0.0, 0.0, 0.5), 0.1 - 0.2 * y)
+    np.testing.assert_allclose(dataset.side_offset(0.5, 0.0, 0.0, 0.05, 0.1, 0.5), -0.05)
+
+
 def test_make_plate_accepts_generators_and_is_deterministic():
     a = make_plate(np.random.default_rng(3), mesh_size=H)
     b = make_plate(3, mesh_size=H)

@@ -406,3 +406,42 @@ def test_mass_matrix_identities():
     p3 = np.concatenate([p, np.zeros((len(p), 1))], 1) @ np.linalg.qr(
         np.random.default_rng(0).standard_normal((3, 3)))[0]
     np.testing.assert_allclose(one @ mass_matrix(p3, t) @ one, 3.0, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# boundary corners (landmarks shared by a family of plates)
+
+def _rotated_square_mesh(shift, n=9):
+    """Structured mesh of the quadrilateral (0,0), (1+s0,0), (1+s1,1), (s2,1), CCW triangles."""
+    u, v = np.meshgrid(np.linspace(0, 1, n), np.linspace(0, 1, n), indexing="ij")
+    u, v = u.ravel(), v.ravel()
+    x = u * (1 + shift[0] * (1 - v) + shift[1] * v - shift[2] * v) + shift[2] * v
+    p = np.stack([x, v], 1)
+    idx = np.arange(n * n).reshape(n, n)
+    a, b, c, d = idx[:-1, :-1].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel(), idx[:-1, 1:].ravel()
+    t = np.concatenate([np.stack([a, b, c], 1), np.stack([a, c, d], 1)])
+    return p, _orient_ccw(p, t)
+
+
+def test_boundary_corners_and_arc_fractions():
+    from gshell.mmgp.morph import boundary_corners, corner_arc_fractions
+
+    p, t = _rotated_square_mesh((0.0, 0.0, 0.0))
+    c = boundary_corners(p, t)
+    np.testing.assert_allclose(p[c], [[0, 0], [1, 0], [1, 1], [0, 1]], atol=1e-12)  # CCW from (0,0)
+    np.testing.assert_allclose(corner_arc_fractions(p, t, c), [0, 0.25, 0.5, 0.75], atol=1e-12)
+    # a skewed plate: the same physical corners in the same order, fractions by arc length
+    p2, t2 = _rotated_square_mesh((0.2, -0.1, 0.15))
+    c2 = boundary_corners(p2, t2)
+    np.testing.assert_allclose(p2[c2], [[0, 0], [1.2, 0], [0.9, 1], [0.15, 1]], atol=1e-12)
+    sides = np.linalg.norm(np.diff(np.vstack([p2[c2], p2[c2[:1]]]), axis=0), axis=1)
+    np.testing.assert_allclose(corner_arc_fractions(p2, t2, c2),
+                               np.concatenate([[0], np.cumsum(sides)[:-1]]) / sides.sum(), atol=1e-12)
+    # a smooth boundary (polygonal disk with 64 sides, turning 5.6 degrees) has no corners
+    pd, td = disk_mesh()
+    assert len(boundary_corners(pd, td)) == 0
+    assert len(boundary_corners(pd, td, min_turn=1.0)) == 64
+    with pytest.raises(ValueError, match="min_turn"):
+        boundary_corners(p, t, min_turn=0.0)
+    with pytest.raises(ValueError, match="counter-clockwise"):
+        corner_arc_fractions(p, t, c[::-1])

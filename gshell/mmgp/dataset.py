@@ -3,9 +3,10 @@
 In the spirit of the Tensile2d case of MMGP (Casenave, Staber, Roynard, "MMGP: a Mesh Morphing
 Gaussian Process-based machine learning method for regression of physical problems under
 non-parameterized geometrical variability", NeurIPS 2023, https://arxiv.org/abs/2306.12342) and
-its PLAID release: every sample is a plate whose outline varies at random (width changes, notches
-and bulges on the left and right edges), meshed by ``triangle`` with its own topology and node
-count, clamped at the bottom, loaded by a uniform random traction on the top, and solved with
+its PLAID release: every sample is a plate whose outline varies at random (width changes, smooth
+notches and bulges on the left and right edges: 10 parameters, a smooth low-dimensional family
+as Tensile2d's), meshed by ``triangle`` with its own topology and node count, clamped at the
+bottom, loaded by a uniform random, mostly tensile traction on the top, and solved with
 linear elasticity in plane stress (P1 elements, scikit-fem). Outputs are nodal fields
 (displacement, von Mises stress) and scalars (their maxima).
 
@@ -25,11 +26,13 @@ import numpy as np
 
 from gshell._atomic import save_npz
 
-__all__ = ["make_plate", "solve_elasticity", "generate", "describe", "save_sample", "load_sample",
-           "boundary_loops"]
+__all__ = ["make_plate", "side_offset", "solve_elasticity", "generate", "describe", "save_sample",
+           "load_sample", "boundary_loops"]
 
 # Bump when the generator changes in a way that changes samples: cached files carry it in their name.
-_VERSION = 1
+# Version 1 had piecewise-linear sides with 0-3 semicircular notches/bulges and a shear traction
+# tx in [-0.3, 0.3]: strong bending and a geometry that needs many POD modes.
+_VERSION = 2
 _HEIGHT = 1.0
 
 
@@ -115,74 +118,74 @@ def _polyline(p0, p1, h):
     return p0 + t * (p1 - p0)
 
 
-def _side(base_x, features, sign, h):
-    """One side, bottom to top, as points (start included, end excluded).
+# Outline parameters, per side (left, right), drawn uniformly in these ranges:
+_SIDE_RANGES = {
+    "offset_bottom": (-0.1, 0.1),   # outward shift of the edge at y = 0 (width change)
+    "offset_top": (-0.1, 0.1),      # outward shift at y = 1
+    "bulge": (-0.08, 0.08),         # sin(pi y) bow: > 0 bulges out, < 0 a waist
+    "notch_depth": (0.0, 0.1),      # depth of a smooth Gaussian notch (inward)
+    "notch_center": (0.3, 0.7),     # its height
+}
+# Inputs: traction on the top edge (mostly tensile: a small shear part) and Young's modulus.
+_LOAD_RANGES = {"tx": (-0.1, 0.1), "ty": (0.5, 1.5), "E": (0.8, 1.2)}
+_NOTCH_WIDTH = 0.15                 # Gaussian notch: depth * exp(-((y - center) / width)^2)
 
-    ``base_x(y)`` is the straight (piecewise-linear) edge; ``features`` is a list of
-    (y_center, radius, kind) with kind +1 for a bulge (outward) and -1 for a notch (inward);
-    ``sign`` is +1 for the right side (outward = +x) and -1 for the left.
+
+def side_offset(y, offset_bottom, offset_top, bulge, notch_depth, notch_center):
+    """Outward offset of one side edge at heights ``y`` (array), from its straight position.
+
+    ``offset_bottom (1 - y) + offset_top y + bulge sin(pi y)
+    - notch_depth exp(-((y - notch_center) / 0.15)^2)``: a width change, a bow (bulge or waist)
+    and a smooth notch; the edge is smooth, so the plate has four corners only.
     """
-    pts = []
-    y = 0.0
-    for yc, r, kind in sorted(features):
-        pts.append(_polyline((base_x(y), y), (base_x(yc - r), yc - r), h))
-        n = max(int(math.ceil(math.pi * r / h)), 4)
-        phi = -math.pi / 2 + math.pi * np.arange(n) / n
-        xc = base_x(yc)
-        arc = np.stack([xc + sign * kind * r * np.cos(phi), yc + r * np.sin(phi)], axis=1)
-        arc[0, 0] = base_x(yc - r)  # start exactly on the straight edge
-        pts.append(arc)
-        y = yc + r
-    pts.append(_polyline((base_x(y), y), (base_x(_HEIGHT), _HEIGHT), h))
-    return np.concatenate(pts)
+    y = np.asarray(y, dtype=np.float64)
+    return (offset_bottom * (1.0 - y) + offset_top * y + bulge * np.sin(math.pi * y)
+            - notch_depth * np.exp(-((y - notch_center) / _NOTCH_WIDTH) ** 2))
+
+
+def _side(xfun, h):
+    """A side edge x = xfun(y), bottom to top, resampled at arc-length spacing about h (start
+    included, end excluded)."""
+    yf = np.linspace(0.0, _HEIGHT, 4001)
+    pf = np.stack([xfun(yf), yf], 1)
+    s = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pf, axis=0), axis=1))])
+    n = max(int(math.ceil(s[-1] / h)), 2)
+    st = s[-1] * np.arange(n) / n
+    return np.stack([np.interp(st, s, pf[:, 0]), np.interp(st, s, pf[:, 1])], 1)
 
 
 def _outline(rng, h):
-    """A random counterclockwise outline: bottom edge y=0 and top edge y=1 straight."""
+    """A random counterclockwise outline: bottom edge y=0 and top edge y=1 straight, smooth left
+    and right edges (10 parameters, see ``_SIDE_RANGES``). Returns (outline, parameters)."""
     H = _HEIGHT
-    # Width changes: each side is piecewise linear through 3 control heights.
-    ys = np.array([0.0, 0.5 * H, H])
-    xl = -rng.uniform(0.4, 0.6, size=3)      # left edge x at y = 0, H/2, H
-    xr = rng.uniform(0.4, 0.6, size=3)
-    xl += 0.5
-    xr += 0.5
-
-    def left(y):
-        return float(np.interp(y, ys, xl))
+    params = {}
+    for side in ("left", "right"):
+        params[side] = {k: float(rng.uniform(*r)) for k, r in _SIDE_RANGES.items()}
 
     def right(y):
-        return float(np.interp(y, ys, xr))
+        return 1.0 + side_offset(y, **params["right"])
 
-    # 0-3 semicircular notches / bulges on the left/right edges, not overlapping on one side.
-    n_feat = int(rng.integers(0, 4))
-    feats = {-1: [], 1: []}
-    for _ in range(n_feat):
-        side = int(rng.choice([-1, 1]))
-        kind = int(rng.choice([-1, 1]))
-        r = float(rng.uniform(0.05, 0.15))
-        for _try in range(20):
-            yc = float(rng.uniform(r + 0.15, H - r - 0.15))
-            if all(abs(yc - y2) > r + r2 + 0.08 for y2, r2, _ in feats[side]):
-                feats[side].append((yc, r, kind))
-                break
-    right_pts = _side(right, feats[1], +1, h)                      # bottom -> top
-    left_pts = _side(left, feats[-1], -1, h)[::-1]                 # top -> bottom after flip
-    # left_pts runs top -> bottom but starts at the excluded top point: rebuild with ends right.
-    left_pts = np.concatenate([[(left(H), H)], left_pts[:-1]]) if len(left_pts) > 1 else left_pts
-    bottom = _polyline((left(0.0), 0.0), (right(0.0), 0.0), h)          # left -> right
-    top = _polyline((right(H), H), (left(H), H), h)                     # right -> left
+    def left(y):
+        return -side_offset(y, **params["left"])
+
+    right_pts = _side(right, h)                                        # bottom -> top, top excluded
+    left_up = _side(left, h)                                           # bottom -> top, top excluded
+    left_pts = np.concatenate([[(float(left(H)), H)], left_up[:0:-1]])  # top -> bottom, bottom excl.
+    x0l, x0r, x1l, x1r = float(left(0.0)), float(right(0.0)), float(left(H)), float(right(H))
+    bottom = _polyline((x0l, 0.0), (x0r, 0.0), h)          # left -> right
+    top = _polyline((x1r, H), (x1l, H), h)                 # right -> left
     # CCW: bottom (L->R), right side (up), top (R->L), left side (down).
-    outline = np.concatenate([bottom, right_pts, top, left_pts])
-    return outline
+    return np.concatenate([bottom, right_pts, top, left_pts]), params
 
 
 def make_plate(rng_or_seed, mesh_size=0.03):
     """A random plate, roughly [0, 1] x [0, 1], meshed by ``triangle``.
 
-    The bottom (y = 0) and top (y = 1) edges are straight; the left and right edges are piecewise
-    linear with random widths at three heights, plus 0 to 3 semicircular notches or bulges with
-    random position and radius in [0.05, 0.15]. The outline is meshed with quality constraints
-    (``'pq30a{area}'``: minimum angle 30 degrees, maximum area that of an equilateral triangle of
+    The bottom (y = 0) and top (y = 1) edges are straight; the left and right edges are smooth
+    curves ``x = side_offset(y, ...)`` with five random parameters each (``_SIDE_RANGES``): the
+    width change between bottom and top, a bulge or waist, and a smooth notch of random depth
+    and height. The plate has four corners, one boundary loop. The outline is meshed with quality
+    constraints (``'pq30a{area}'``: minimum angle 30 degrees, maximum area that of an equilateral triangle of
     side ``mesh_size``), so node counts differ from plate to plate.
 
     Args:
@@ -201,7 +204,7 @@ def make_plate(rng_or_seed, mesh_size=0.03):
 
     h = _check_mesh_size(mesh_size)
     rng = _rng(rng_or_seed)
-    outline = _outline(rng, h)
+    outline, _params = _outline(rng, h)
     k = len(outline)
     seg = np.stack([np.arange(k), (np.arange(k) + 1) % k], axis=1)
     area = math.sqrt(3) / 4 * h * h
@@ -345,9 +348,9 @@ def solve_elasticity(points, triangles, traction, E=1.0, nu=0.3, *, bottom="clam
 def _sample(seed, i, mesh_size):
     rng = np.random.default_rng([seed, i])
     points, triangles, _outline_ = make_plate(rng, mesh_size)
-    tx = float(rng.uniform(-0.3, 0.3))
-    ty = float(rng.uniform(0.5, 1.5))
-    e_factor = float(rng.uniform(0.8, 1.2))
+    tx = float(rng.uniform(*_LOAD_RANGES["tx"]))
+    ty = float(rng.uniform(*_LOAD_RANGES["ty"]))
+    e_factor = float(rng.uniform(*_LOAD_RANGES["E"]))
     sol = solve_elasticity(points, triangles, (tx, ty), E=e_factor, nu=0.3)
     unorm = np.linalg.norm(sol["u"], axis=1)
     return {
@@ -403,8 +406,10 @@ def generate(n, seed=0, cache_dir=None, progress=True, mesh_size=0.03):
     """Generates ``n`` Tensile2d-like samples (plates with their own meshes, plane-stress solutions).
 
     Sample ``i`` draws everything from ``numpy.random.default_rng([seed, i])``, so it is the same
-    whatever ``n`` is. Random inputs: traction ``tx`` in [-0.3, 0.3], ``ty`` in [0.5, 1.5] on the
-    top edge, and a Young's modulus factor ``E`` in [0.8, 1.2] (nu = 0.3); plus the random outline.
+    whatever ``n`` is. Random inputs: traction ``tx`` in [-0.1, 0.1], ``ty`` in [0.5, 1.5] on the
+    top edge (mostly tension, as Tensile2d's pressure on the top), and a Young's modulus factor
+    ``E`` in [0.8, 1.2] (nu = 0.3); plus the random outline (10 parameters, see
+    :func:`make_plate`).
 
     Args:
         n: number of samples, int >= 1.

@@ -48,13 +48,16 @@ def coverage(lo, hi, refs):
     return float(((y >= lo) & (y <= hi)).mean())
 
 
-def evaluate(predictions, samples):
+def evaluate(predictions, samples, components=False):
     """All metrics of MMGP-style predictions against samples of :mod:`gshell.mmgp.dataset`.
 
     Args:
         predictions: list of dicts ``{name: {"mean", "var", "q025", "q975"}}`` (one per sample;
             "q025"/"q975" optional).
         samples: list of dicts with ``"fields"`` and ``"scalars_out"``.
+        components: also score each component ``k`` of a vector field alone, as ``"name[k]"``
+            (PLAID's fields are scalar: e.g. Tensile2d scores U1 and U2 separately, each over
+            its own max |ref|, which is stricter than the vector score for a small component).
     Returns:
         dict name -> {"rrmse", "q2", "coverage" (or None)}.
     """
@@ -68,4 +71,14 @@ def evaluate(predictions, samples):
         if all("q025" in p[name] for p in predictions):
             cov = coverage([p[name]["q025"] for p in predictions], [p[name]["q975"] for p in predictions], refs)
         out[name] = {"rrmse": rr, "q2": q2(means, refs), "coverage": cov}
+        c = np.asarray(refs[0]).shape[1] if kind == "fields" and np.ndim(refs[0]) == 2 else 0
+        for j in range(c if components else 0):
+            rj = [np.asarray(r)[:, j] for r in refs]
+            mj = [np.asarray(m)[:, j] for m in means]
+            cj = None
+            if cov is not None:
+                cj = coverage([np.asarray(p[name]["q025"])[:, j] for p in predictions],
+                              [np.asarray(p[name]["q975"])[:, j] for p in predictions], rj)
+            out["%s[%d]" % (name, j)] = {"rrmse": field_rrmse(mj, rj), "q2": q2(mj, rj),
+                                         "coverage": cj}
     return out

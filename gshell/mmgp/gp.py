@@ -82,8 +82,22 @@ class GaussianProcess:
             variance). With shared hyperparameters over POD coefficients, "shared" keeps the
             energy ordering: per-column scaling would give the noise-like low-energy modes as much
             weight in the likelihood as the leading ones (MMGP uses "shared").
+        column_variance: None, "likelihood" or "loo". Column ``j`` gets its own amplitude
+            ``c_j`` on top of the shared hyperparameters (the kernel of column j is ``c_j K``,
+            standardised data, ``alpha = K^-1 Y``): "likelihood", the closed-form maximiser of its
+            likelihood, ``c_j = y_j^T alpha_j / n`` (1 for q = 1 at an interior optimum); "loo",
+            the mean squared leave-one-out z-score, ``c_j = mean_i alpha_ij^2 / [K^-1]_ii``
+            (closed-form LOO residuals ``alpha_ij / [K^-1]_ii`` and variances ``1 / [K^-1]_ii``,
+            Rasmussen & Williams sec. 5.4.2), which calibrates the intervals on held-out points
+            of the training set (the variances of noisy observations; use
+            ``include_noise=True`` in ``predict`` to match). The mean is unchanged; the
+            predictive variance of column ``j`` is multiplied by ``c_j``. With shared
+            hyperparameters, one amplitude for all columns would give every POD coefficient the
+            same variance in standardised units, whatever its error. None: ``c_j = 1``.
 
     Attributes (after ``fit``):
+        column_scale_: (q,) float64, the per-column amplitudes ``c_j`` (ones without
+            ``column_variance``).
         length_scales_: (p,) float64 length scales in the original input units.
         signal_variance_, noise_variance_: floats, in standardised output units.
         theta_: (p + 2,) float64, the optimised log-parameters ``[log l, log s2, log noise]``.
@@ -96,11 +110,17 @@ class GaussianProcess:
 
     def __init__(self, n_restarts=5, seed=0, length_scale_bounds=(1e-2, 1e3),
                  signal_variance_bounds=(1e-2, 1e2), noise_bounds=(1e-8, 1.0), optimize=True,
-                 y_scaling="per_column"):
+                 y_scaling="per_column", column_variance="likelihood"):
         if y_scaling not in ("per_column", "shared"):
             raise ValueError('Expected y_scaling to be "per_column" or "shared" but got %r'
                              % (y_scaling,))
         self.y_scaling = y_scaling
+        if column_variance is True:
+            column_variance = "likelihood"
+        if column_variance not in (None, False, "likelihood", "loo"):
+            raise ValueError('Expected column_variance to be None, "likelihood" or "loo" but got %r'
+                             % (column_variance,))
+        self.column_variance = column_variance or None
         if int(n_restarts) != n_restarts or n_restarts < 1:
             raise ValueError("Expected n_restarts to be an int >= 1 but got %r" % (n_restarts,))
         for name, b in (("length_scale_bounds", length_scale_bounds),
@@ -246,6 +266,27 @@ class GaussianProcess:
         K = matern52(self._X, self._X, ls, s2) + noise * np.eye(self._X.shape[0])
         self._cf, self._jitter = _cholesky(K)
         self._alpha = sla.cho_solve(self._cf, self._Y, check_finite=False)
+        n = self._Y.shape[0]
+        self._kinv_diag = np.diag(sla.cho_solve(self._cf, np.eye(n), check_finite=False))
+        if self.column_variance == "likelihood":
+            self.column_scale_ = np.maximum((self._Y * self._alpha).sum(0) / n, 1e-12)
+        elif self.column_variance == "loo":
+            self.column_scale_ = np.maximum(
+                (self._alpha ** 2 / self._kinv_diag[:, None]).mean(0), 1e-12)
+        else:
+            self.column_scale_ = np.ones(self._Y.shape[1])
+
+    def loo_residuals(self):
+        """Leave-one-out residuals of the training outputs, in closed form (no refit; the
+        hyperparameters stay those fitted on all points): ``y_i - mean_{-i}(x_i) =
+        [K^-1 y]_i / [K^-1]_ii``.
+
+        Returns:
+            (n, q) float64, in the original output units.
+        """
+        if not self._fitted:
+            raise RuntimeError("Expected a fitted GaussianProcess: call fit first")
+        return self._alpha / self._kinv_diag[:, None] * self.y_std_
 
     @property
     def length_scales_(self):
@@ -292,10 +333,15 @@ class GaussianProcess:
         extra = noise if include_noise else 0.0
         if return_cov == "diag":
             var = np.maximum(s2 + extra - (V * V).sum(0), 0.0)
-            return mean, var[:, None] * self.y_std_ ** 2
+            return mean, var[:, None] * self._out_var
         cov = matern52(Z, Z, ls, s2) - V.T @ V + extra * np.eye(Z.shape[0])
         cov = 0.5 * (cov + cov.T)
-        return mean, cov[None, :, :] * (self.y_std_ ** 2)[:, None, None]
+        return mean, cov[None, :, :] * self._out_var[:, None, None]
+
+    @property
+    def _out_var(self):
+        """(q,) factors from the shared standardised variance to each column's variance."""
+        return self.y_std_ ** 2 * self.column_scale_
 
     def sample(self, Xs, n_samples, seed=0, include_noise=False):
         """Draws from the joint predictive distribution over the m points.
@@ -313,12 +359,12 @@ class GaussianProcess:
             raise ValueError("Expected n_samples to be an int >= 1 but got %r" % (n_samples,))
         mean, cov = self.predict(Xs, return_cov=True, include_noise=include_noise)
         m, q = mean.shape
-        unit = cov[0] / self.y_std_[0] ** 2
+        unit = cov[0] / self._out_var[0]
         w, U = np.linalg.eigh(unit)
         root = U * np.sqrt(np.maximum(w, 0.0))                          # unit = root root^T
         rng = np.random.default_rng(seed)
         E = rng.standard_normal((int(n_samples), m, q))
-        return mean[None] + np.einsum("ij,sjq->siq", root, E) * self.y_std_
+        return mean[None] + np.einsum("ij,sjq->siq", root, E) * np.sqrt(self._out_var)
 
     # ----------------------------------------------------------------------------------------
     # persistence (arrays only)
@@ -330,6 +376,7 @@ class GaussianProcess:
                 prefix + "x_mean": self.x_mean_, prefix + "x_std": self.x_std_,
                 prefix + "y_mean": self.y_mean_, prefix + "y_std": self.y_std_,
                 prefix + "lml": np.array(self.lml_),
+                prefix + "column_variance": np.array(self.column_variance or ""),
                 prefix + "bounds": np.array([self.length_scale_bounds, self.signal_variance_bounds,
                                              self.noise_bounds])}
 
@@ -337,7 +384,10 @@ class GaussianProcess:
     def from_state(cls, state, prefix=""):
         """Rebuilds a fitted GaussianProcess from ``state`` (no optimisation)."""
         b = np.asarray(state[prefix + "bounds"], dtype=np.float64)
-        gp = cls(length_scale_bounds=b[0], signal_variance_bounds=b[1], noise_bounds=b[2])
+        cv = str(state[prefix + "column_variance"]) if prefix + "column_variance" in state else ""
+        cv = cv or None
+        gp = cls(length_scale_bounds=b[0], signal_variance_bounds=b[1], noise_bounds=b[2],
+                 column_variance=cv)
         gp._X = np.asarray(state[prefix + "X"], dtype=np.float64)
         gp._Y = np.asarray(state[prefix + "Y"], dtype=np.float64)
         gp.theta_ = np.asarray(state[prefix + "theta"], dtype=np.float64)

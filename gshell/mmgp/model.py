@@ -7,7 +7,8 @@ https://arxiv.org/abs/2306.12342.
 
 Pipeline (2D meshes, each with its own connectivity):
 
-1. Each mesh is morphed onto the unit disk with a Floater map (``morph.floater_map``).
+1. Each mesh is morphed onto the unit disk with a Floater map (``morph.floater_map``),
+   optionally with its boundary corners pinned at common angles (``landmarks="corners"``).
 2. The common mesh is training mesh ``common_index``: its disk positions and its triangles.
 3. Each mesh's physical coordinates and fields are carried onto the common mesh's nodes with the
    P1 interpolation ``T_i = transfer_matrix(disk_i, tri_i, disk_common)`` (``T_i @ points_i``,
@@ -19,12 +20,16 @@ Pipeline (2D meshes, each with its own connectivity):
 5. Per output field: POD of the carried field (same mass matrix, per component), and one
    ``GaussianProcess`` for its coefficients (hyperparameters shared across the coefficients, and
    one common output scale so that the leading modes dominate the likelihood).
-   Per output scalar: one GP.
+   Per output scalar: one GP. With several candidate numbers of geometry modes, the one with
+   the smallest leave-one-out error on the training set is kept.
 6. Prediction decodes linearly and carries the field back to the new mesh with
    ``T_back = transfer_matrix(disk_common, tri_common, disk_i)``.
 
 Uncertainty: the GP gives each coefficient ``z_j`` an independent Gaussian with variance ``v_j``
-(latent, without the nugget). The field on the new mesh is ``T_back (mean + sum_j z_j mode_j)``,
+(with the nugget: the GP's noise variance stands for its misfit). Each coefficient and scalar
+has its own variance scale, calibrated on the training set by leave-one-out
+(``GaussianProcess(column_variance="loo")``): the mean squared LOO z-score is 1 on the training
+points. The field on the new mesh is ``T_back (mean + sum_j z_j mode_j)``,
 linear in z, so its per-node variance ``sum_j v_j (T_back mode_j)^2`` is exact (given the GP
 model; the interpolation error of the transfers is not modelled). The 2.5% / 97.5% quantiles of
 fields are per-node empirical quantiles of ``n_samples`` decoded coefficient draws (seeded);
@@ -52,10 +57,19 @@ _FORMAT = "gshell.mmgp.MMGP/1"
 
 # ------------------------------------------------------------------------------------------------
 # hooks (lazy imports of the morphing and transfer modules)
-def _morph(points, triangles, weights):
-    """Floater map of a disk-like mesh: returns (N, 2) float64 positions in the unit disk."""
+def _morph(points, triangles, weights, landmarks=None):
+    """Floater map of a disk-like mesh: returns (N, 2) float64 positions in the unit disk.
+    ``landmarks``: None or {boundary vertex: angle} (see ``morph.floater_map``)."""
     from . import morph
-    return np.asarray(morph.floater_map(points, triangles, weights=weights), dtype=np.float64)
+    return np.asarray(morph.floater_map(points, triangles, weights=weights, landmarks=landmarks),
+                      dtype=np.float64)
+
+
+def _corners(points, triangles, min_turn):
+    """Boundary corners in loop order and their normalised arc-length positions."""
+    from . import morph
+    c = morph.boundary_corners(points, triangles, min_turn=min_turn)
+    return c, morph.corner_arc_fractions(points, triangles, c)
 
 
 def _transfer(src_points, src_triangles, tgt_points):
@@ -127,17 +141,47 @@ def _apply_T(T, flat, c):
     return np.moveaxis(G, 0, 1).reshape(lead + (T.shape[0] * c,))
 
 
+def _quantiles(draws, qs):
+    """Per-column quantiles of draws (S, D), as ``np.quantile(draws, qs, axis=0)`` (linear
+    interpolation), with one partial sort of the contiguous (D, S) transpose (several times
+    faster than ``np.quantile`` along the strided axis)."""
+    S = draws.shape[0]
+    pos = [q * (S - 1) for q in qs]
+    lo = [int(np.floor(v)) for v in pos]
+    kth = sorted(set(k for l in lo for k in (l, min(l + 1, S - 1))))
+    D = np.partition(np.ascontiguousarray(draws.T), kth, axis=1)
+    out = []
+    for v, l in zip(pos, lo):
+        h = min(l + 1, S - 1)
+        out.append(D[:, l] + (v - l) * (D[:, h] - D[:, l]))
+    return out
+
+
 class MMGP:
     """Mesh morphing Gaussian-process regression (see the module docstring for the method).
 
     Args:
-        n_modes_geometry: int, the largest number of POD modes of the morphed coordinates.
+        n_modes_geometry: int, the number of POD modes of the morphed coordinates (GP inputs),
+            or a list of candidates: ``fit`` fits the field GPs for each (one optimiser start)
+            and keeps the one with the smallest mean relative leave-one-out error on the training
+            set (the squared M-norm of the closed-form LOO errors of the POD coefficients over
+            the field's POD energy; without fields, the scalars' LOO SSE over SST). The choice is
+            ``n_modes_geometry_``; ``loo_error`` is the final fit's criterion (fields and
+            scalars).
         n_modes_fields: int or None; None keeps the modes by ``fields_tol``.
         fields_tol: float, relative unexplained POD energy allowed when ``n_modes_fields`` is None.
         weights: "mean_value" or "uniform", the Floater-map weights.
         common_index: int, the training mesh used as the common mesh.
         n_restarts: int, optimiser runs per GP.
         seed: int, seeds the GP restarts and the prediction draws.
+        landmarks: None (the boundary goes onto the circle by arc length from the default start
+            vertex of ``morph.boundary_loop``) or "corners": the boundary corners
+            (``morph.boundary_corners``, turning by more than ``corner_turn`` degrees, the first
+            nearest the lower-left of the bounding box) are pinned on the circle at angles
+            ``2 pi f_k``, ``f_k`` the training-mean normalised arc length from the first corner to
+            corner k. The same physical corner then sits at the same disk position on every
+            mesh. Every mesh must have the same number of corners.
+        corner_turn: float, degrees, the corner threshold for ``landmarks="corners"``.
 
     Example:
         >>> model = MMGP(n_modes_geometry=8, seed=0)
@@ -146,14 +190,21 @@ class MMGP:
         >>> out[0]["u"]["mean"].shape, out[0]["lift"]["q975"]
     """
 
-    def __init__(self, n_modes_geometry=8, n_modes_fields=None, fields_tol=1e-4,
-                 weights="mean_value", common_index=0, n_restarts=3, seed=0):
+    def __init__(self, n_modes_geometry=(8, 12, 16), n_modes_fields=None, fields_tol=1e-4,
+                 weights="mean_value", common_index=0, n_restarts=3, seed=0, landmarks=None,
+                 corner_turn=50.0):
+        if landmarks not in (None, "corners"):
+            raise ValueError('Expected landmarks to be None or "corners" but got %r' % (landmarks,))
+        if not (0.0 < float(corner_turn) < 180.0):
+            raise ValueError("Expected corner_turn in (0, 180) degrees but got %r" % (corner_turn,))
         if weights not in ("mean_value", "uniform"):
             raise ValueError('Expected weights to be "mean_value" or "uniform" but got %r'
                              % (weights,))
-        if int(n_modes_geometry) != n_modes_geometry or n_modes_geometry < 1:
-            raise ValueError("Expected n_modes_geometry to be an int >= 1 but got %r"
-                             % (n_modes_geometry,))
+        cands = (list(n_modes_geometry) if isinstance(n_modes_geometry, (list, tuple))
+                 else [n_modes_geometry])
+        if not cands or any(isinstance(k, bool) or int(k) != k or k < 1 for k in cands):
+            raise ValueError("Expected n_modes_geometry to be an int >= 1 or a non-empty list of "
+                             "them but got %r" % (n_modes_geometry,))
         if n_modes_fields is not None and (int(n_modes_fields) != n_modes_fields
                                            or n_modes_fields < 1):
             raise ValueError("Expected n_modes_fields to be an int >= 1 or None but got %r"
@@ -162,20 +213,41 @@ class MMGP:
             raise ValueError("Expected fields_tol in [0, 1) but got %r" % (fields_tol,))
         if int(n_restarts) != n_restarts or n_restarts < 1:
             raise ValueError("Expected n_restarts to be an int >= 1 but got %r" % (n_restarts,))
-        self.n_modes_geometry = int(n_modes_geometry)
+        self.n_modes_geometry = (int(n_modes_geometry) if not isinstance(n_modes_geometry,
+                                                                         (list, tuple))
+                                 else [int(k) for k in n_modes_geometry])
         self.n_modes_fields = None if n_modes_fields is None else int(n_modes_fields)
         self.fields_tol = float(fields_tol)
         self.weights = weights
         self.common_index = int(common_index)
         self.n_restarts = int(n_restarts)
         self.seed = int(seed)
+        self.landmarks = landmarks
+        self.corner_turn = float(corner_turn)
+        self.corner_angles = None
         self._fitted = False
 
     def _config(self):
         return {"n_modes_geometry": self.n_modes_geometry, "n_modes_fields": self.n_modes_fields,
                 "fields_tol": self.fields_tol, "weights": self.weights,
                 "common_index": self.common_index, "n_restarts": self.n_restarts,
-                "seed": self.seed}
+                "seed": self.seed, "landmarks": self.landmarks, "corner_turn": self.corner_turn}
+
+    def _geometry_candidates(self):
+        v = self.n_modes_geometry
+        return [v] if isinstance(v, int) else list(v)
+
+    def _disk(self, p, t, k):
+        """The disk positions of one mesh (meshes[k]), with the corner landmarks if configured."""
+        if self.landmarks is None:
+            return _morph(p, t, self.weights)
+        from . import morph
+        c = morph.boundary_corners(p, t, min_turn=self.corner_turn)
+        if len(c) != len(self.corner_angles):
+            raise ValueError("Expected %d boundary corners on meshes[%d] (as on the training "
+                             "meshes) but got %d" % (len(self.corner_angles), k, len(c)))
+        lm = {int(v): float(a) for v, a in zip(c, self.corner_angles)}
+        return _morph(p, t, self.weights, landmarks=lm)
 
     # --------------------------------------------------------------------------------------------
     def fit(self, meshes, scalars_in, fields_out, scalars_out, progress=False):
@@ -237,9 +309,17 @@ class MMGP:
             souts[name] = y
 
         say = (lambda *a: print("mmgp:", *a, file=sys.stderr)) if progress else (lambda *a: None)
+        if self.landmarks == "corners":
+            found = [_corners(p, t, self.corner_turn) for p, t in meshes]
+            counts = [len(c) for c, _ in found]
+            if len(set(counts)) != 1 or counts[0] == 0:
+                raise ValueError("Expected the same number (>= 1) of boundary corners on every mesh "
+                                 "for landmarks='corners' but got counts %s"
+                                 % sorted(set(counts)))
+            self.corner_angles = 2.0 * np.pi * np.mean([f for _, f in found], axis=0)
         disks = []
         for k, (p, t) in enumerate(meshes):
-            d = _morph(p, t, self.weights)
+            d = self._disk(p, t, k)
             if d.shape != p.shape:
                 raise ValueError("Expected the morph of meshes[%d] to have shape %s but got %s"
                                  % (k, p.shape, d.shape))
@@ -256,35 +336,69 @@ class MMGP:
                 raise ValueError("Expected the transfer matrix of meshes[%d] of shape %s but got %s"
                                  % (k, (Nc, meshes[k][0].shape[0]), T.shape))
         coords = np.stack([np.asarray(Ts[k] @ meshes[k][0]).reshape(-1) for k in range(n)])
-        self.geometry_pod = POD().fit(coords, M=self.mass, n_modes=self.n_modes_geometry)
-        Zg = self.geometry_pod.transform(coords)
+        candidates = sorted(set(self._geometry_candidates()))
+        gpod = POD().fit(coords, M=self.mass, n_modes=max(candidates))
+        Zg_all = gpod.transform(coords)
+        candidates = sorted(set(min(k, Zg_all.shape[1]) for k in candidates))
         self.n_scalars_in = S.shape[1]
-        inputs = np.hstack([Zg, S])
-        if inputs.shape[1] == 0:
-            inputs = np.zeros((n, 1))
-        say("geometry POD: %d modes; GP inputs: %d" % (Zg.shape[1], inputs.shape[1]))
-        self.field_names, self.field_shape, self.field_pods, self.field_gps = [], {}, {}, {}
-        for j, (name, arrs) in enumerate(fields.items()):
-            F = np.stack([np.asarray(Ts[k] @ arrs[k]).reshape(-1) for k in range(n)])
+        Fs = {name: np.stack([np.asarray(Ts[k] @ arrs[k]).reshape(-1) for k in range(n)])
+              for name, arrs in fields.items()}
+        pods = {}
+        for name, F in Fs.items():
             if self.n_modes_fields is None:
-                pod = POD().fit(F, M=self.mass, tol=self.fields_tol)
+                pods[name] = POD().fit(F, M=self.mass, tol=self.fields_tol)
             else:
-                pod = POD().fit(F, M=self.mass, n_modes=self.n_modes_fields)
-            gp = None
-            if pod.n_modes:
-                gp = GaussianProcess(n_restarts=self.n_restarts, seed=self.seed + 1 + j,
-                                     y_scaling="shared")
-                gp.fit(inputs, pod.transform(F))
+                pods[name] = POD().fit(F, M=self.mass, n_modes=self.n_modes_fields)
+
+        def inputs_for(kg):
+            x = np.hstack([Zg_all[:, :kg], S])
+            return np.zeros((n, 1)) if x.shape[1] == 0 else x
+
+        def fit_all(inputs, restarts, with_scalars):
+            """GPs of the fields (and scalars) and the mean relative LOO error."""
+            fgps, sgps, errs = {}, {}, []
+            for j, name in enumerate(Fs):
+                pod, gp = pods[name], None
+                if pod.n_modes:
+                    gp = GaussianProcess(n_restarts=restarts, seed=self.seed + 1 + j,
+                                         y_scaling="shared", column_variance="loo")
+                    gp.fit(inputs, pod.transform(Fs[name]))
+                    # M-orthonormal modes: the squared LOO coefficient error is the squared
+                    # M-norm of the field error (within the kept modes).
+                    errs.append((gp.loo_residuals() ** 2).sum() / max(pod.energy_all.sum(), 1e-300))
+                fgps[name] = gp
+            for j, (name, y) in enumerate(souts.items() if with_scalars else ()):
+                gp = GaussianProcess(n_restarts=restarts, seed=self.seed + 1001 + j,
+                                     column_variance="loo")
+                sgps[name] = gp.fit(inputs, y[:, None])
+                errs.append((gp.loo_residuals() ** 2).sum() / max(((y - y.mean()) ** 2).sum(),
+                                                                   1e-300))
+            return fgps, sgps, float(np.mean(errs)) if errs else 0.0
+
+        # Choice of the geometry modes: GPs from the first (deterministic) start only, scored on
+        # the fields (on the scalars when there are no fields); then the full fit.
+        kg = candidates[0]
+        if len(candidates) > 1:
+            by_fields = any(p.n_modes for p in pods.values())
+            best = None
+            for k in candidates:
+                _, _, crit = fit_all(inputs_for(k), 1, not by_fields)
+                say("geometry modes %d: mean relative LOO error %.4g" % (k, crit))
+                if best is None or crit < best[0]:
+                    best = (crit, k)
+            kg = best[1]
+        fgps, sgps, self.loo_error = fit_all(inputs_for(kg), self.n_restarts, True)
+        gpod.modes, gpod.energy = gpod.modes[:kg], gpod.energy[:kg]
+        self.geometry_pod = gpod
+        self.n_modes_geometry_ = kg
+        say("geometry POD: %d modes (of candidates %s)" % (kg, candidates))
+        self.field_names, self.field_shape, self.field_pods, self.field_gps = [], {}, {}, {}
+        for name in Fs:
             self.field_names.append(name)
             self.field_shape[name] = fshape[name]
-            self.field_pods[name], self.field_gps[name] = pod, gp
-            say("field %r: %d modes" % (name, pod.n_modes))
-        self.scalar_names, self.scalar_gps = [], {}
-        for j, (name, y) in enumerate(souts.items()):
-            gp = GaussianProcess(n_restarts=self.n_restarts, seed=self.seed + 1001 + j)
-            self.scalar_names.append(name)
-            self.scalar_gps[name] = gp.fit(inputs, y[:, None])
-            say("scalar %r fitted" % name)
+            self.field_pods[name], self.field_gps[name] = pods[name], fgps[name]
+            say("field %r: %d modes" % (name, pods[name].n_modes))
+        self.scalar_names, self.scalar_gps = list(souts), sgps
         self._fitted = True
         return self
 
@@ -312,7 +426,7 @@ class MMGP:
         seed = self.seed if seed is None else int(seed)
         disks, coords = [], []
         for k, (p, t) in enumerate(meshes):
-            d = _morph(p, t, self.weights)
+            d = self._disk(p, t, k)
             disks.append(d)
             T = sp.csr_matrix(_transfer(d, t, self.common_disk))
             coords.append(np.asarray(T @ p).reshape(-1))
@@ -326,9 +440,11 @@ class MMGP:
             if gp is None:
                 field_pred[name] = (np.zeros((m, 0)), np.zeros((m, 0)))
             else:
-                field_pred[name] = gp.predict(inputs, return_cov="diag")
-        scalar_pred = {name: self.scalar_gps[name].predict(inputs, return_cov="diag")
-                       for name in self.scalar_names}
+                field_pred[name] = gp.predict(inputs, return_cov="diag",
+                                              include_noise=gp.column_variance == "loo")
+        scalar_pred = {name: self.scalar_gps[name].predict(
+            inputs, return_cov="diag", include_noise=self.scalar_gps[name].column_variance == "loo")
+            for name in self.scalar_names}
         out = []
         for k, (p, t) in enumerate(meshes):
             res = {}
@@ -348,7 +464,7 @@ class MMGP:
                 rng = np.random.default_rng([seed, k, j])
                 dz = rng.standard_normal((int(n_samples), mu.shape[0])) * np.sqrt(var)
                 draws = mean + dz @ modes_b
-                q025, q975 = np.quantile(draws, [0.025, 0.975], axis=0)
+                q025, q975 = _quantiles(draws, (0.025, 0.975))
                 shape = (N,) if ndim == 1 else (N, c)
                 res[name] = {"mean": mean.reshape(shape), "var": v.reshape(shape),
                              "q025": q025.reshape(shape), "q975": q975.reshape(shape)}
@@ -379,6 +495,8 @@ class MMGP:
                   "common_points": self.common_points, "mass_data": M.data,
                   "mass_indices": M.indices, "mass_indptr": M.indptr,
                   "mass_shape": np.array(M.shape)}
+        if self.corner_angles is not None:
+            arrays["corner_angles"] = np.asarray(self.corner_angles, dtype=np.float64)
         arrays.update(self.geometry_pod.state("geo_pod_"))
         for j, name in enumerate(self.field_names):
             arrays.update(self.field_pods[name].state("f%d_pod_" % j))
@@ -407,12 +525,14 @@ class MMGP:
         if meta.get("format") != _FORMAT:
             raise ValueError("Expected format %r but got %r" % (_FORMAT, meta.get("format")))
         model = cls(**meta["config"])
+        model.corner_angles = st.get("corner_angles")
         model.common_disk = st["common_disk"]
         model.common_triangles = st["common_triangles"]
         model.common_points = st["common_points"]
         model.mass = sp.csr_matrix((st["mass_data"], st["mass_indices"], st["mass_indptr"]),
                                    shape=tuple(int(v) for v in st["mass_shape"]))
         model.geometry_pod = POD.from_state(st, "geo_pod_", M=model.mass)
+        model.n_modes_geometry_ = model.geometry_pod.n_modes
         model.n_scalars_in = int(meta["n_scalars_in"])
         model.field_names = list(meta["fields"])
         model.field_shape = {k: tuple(v) for k, v in meta["field_shape"].items()}

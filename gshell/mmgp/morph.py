@@ -11,7 +11,8 @@ Inputs are NumPy arrays (torch tensors are converted): ``points`` (N, 2) or (N, 
 """
 import numpy as np
 
-__all__ = ["check_disk_mesh", "boundary_loop", "floater_map", "rbf_morph"]
+__all__ = ["check_disk_mesh", "boundary_loop", "boundary_corners", "corner_arc_fractions",
+           "floater_map", "rbf_morph"]
 
 
 def _array(name, x, dtype_kind):
@@ -203,6 +204,71 @@ def boundary_loop(triangles, num_points, start=None, points=None):
                                  % (start, k + 1, len(boundary)))
             return loop
     raise ValueError("Expected a closed boundary loop starting at %d" % start)
+
+
+def boundary_corners(points, triangles, min_turn=50.0):
+    """Corners of the boundary of a 2D disk-like mesh, in loop order.
+
+    A corner is a boundary vertex where the boundary turns by more than ``min_turn`` degrees
+    (the angle between the incoming and outgoing boundary edges, either way). The corners are
+    returned counter-clockwise along :func:`boundary_loop`, starting from the corner nearest to
+    the lower-left corner of the mesh's bounding box, so that the same physical corner comes first
+    on meshes of one family (e.g. plates of different shapes and connectivities).
+
+    Args:
+        points: (N, 2) float array (or tensor); only x and y are used for (N, 3).
+        triangles: (M, 3) int array (or tensor) of a disk-like mesh.
+        min_turn: float in (0, 180), the turning angle threshold in degrees.
+
+    Returns:
+        (C,) int64 array of boundary vertex ids (C may be 0 for a smooth boundary).
+    """
+    p = _points(points)
+    tri = _triangles(triangles)
+    if not (0.0 < float(min_turn) < 180.0):
+        raise ValueError("Expected min_turn in (0, 180) degrees but got %r" % (min_turn,))
+    loop = boundary_loop(tri, p.shape[0], points=p)
+    q = p[loop, :2]
+    a = q - np.roll(q, 1, axis=0)                       # incoming edge
+    b = np.roll(q, -1, axis=0) - q                      # outgoing edge
+    turn = np.degrees(np.abs(np.arctan2(a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0],
+                                        (a * b).sum(1))))
+    k = np.flatnonzero(turn > float(min_turn))
+    if len(k) == 0:
+        return np.zeros(0, np.int64)
+    lo = p[:, :2].min(0)
+    first = int(np.argmin(np.linalg.norm(q[k] - lo, axis=1)))
+    return loop[np.roll(k, -first)].astype(np.int64)
+
+
+def corner_arc_fractions(points, triangles, corners):
+    """Normalised boundary arc length from ``corners[0]`` to each corner (counter-clockwise).
+
+    Args:
+        points: (N, 2) or (N, 3) float array; triangles: (M, 3) int array, disk-like.
+        corners: (C,) int boundary vertex ids in loop order (as from :func:`boundary_corners`).
+
+    Returns:
+        (C,) float64 in [0, 1), the first 0, increasing.
+    """
+    p = _points(points)
+    tri = _triangles(triangles)
+    corners = np.asarray(corners, dtype=np.int64)
+    if len(corners) == 0:
+        return np.zeros(0)
+    loop = boundary_loop(tri, p.shape[0], start=int(corners[0]), points=p)
+    seg = np.linalg.norm(p[np.roll(loop, -1)] - p[loop], axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)[:-1]]) / seg.sum()
+    pos = np.full(p.shape[0], -1, np.int64)
+    pos[loop] = np.arange(len(loop))
+    if (pos[corners] < 0).any():
+        raise ValueError("Expected corners on the boundary but got vertex %d, which is not"
+                         % int(corners[pos[corners] < 0][0]))
+    f = s[pos[corners]]
+    if (np.diff(f) <= 0).any():
+        raise ValueError("Expected corners in counter-clockwise loop order but got %s"
+                         % corners.tolist())
+    return f
 
 
 def _boundary_angles(p, loop, landmarks):

@@ -281,53 +281,98 @@ def evaluate(model, data, idx):
             "n_samples": len(idx_t)}
 
 
-def compare(data, seeds=(0, 1, 2), test_fraction=0.2, split_seed=0, epochs=40, progress=False,
-            **train_kwargs):
+def _run_seed(prep, train, seed, epochs, train_kwargs, progress):
+    """One seed of :func:`compare`: (row, (model_without, model_with))."""
+    tr, va = split_by_wing({"wing": prep.wing.numpy()}, 0.15, seed, train)
+    row, pair = {"seed": seed}, []
+    test = prep._test
+    for use in (False, True):
+        tag = "with" if use else "without"
+        model, hist = train_cp_model(prep, use, seed=seed, epochs=epochs, train_idx=tr,
+                                     val_idx=va, **train_kwargs)
+        ev = evaluate(model, prep, test)
+        row["mse_" + tag] = ev["mse"]
+        row["rel_l2_" + tag] = ev["rel_l2"]
+        row["time_%s_s" % tag] = hist["time_s"]
+        row["best_epoch_" + tag] = hist["best_epoch"]
+        row["val_mse_" + tag] = hist["val_mse"]
+        row["val_epochs"] = hist["val_epochs"]
+        pair.append(model)
+        if progress:
+            print("seed %d %s features: test MSE %.5g (best epoch %d, %.0f s)" % (
+                seed, tag, ev["mse"], hist["best_epoch"], hist["time_s"]), flush=True)
+    row["reduction"] = 1.0 - row["mse_with"] / row["mse_without"]
+    return row, tuple(pair)
+
+
+def _run_seed_worker(data, train, test, seed, epochs, train_kwargs, progress):
+    torch.set_num_threads(1)
+    prep = _Prepared(data)
+    prep._test = test
+    row, pair = _run_seed(prep, train, seed, epochs, train_kwargs, progress)
+    return row, tuple(m.state_dict() for m in pair)
+
+
+def compare(data, seeds=(0, 1, 2), test_fraction=0.2, split_seed=0, epochs=40, jobs=1,
+            progress=False, **train_kwargs):
     """Trains with and without the geometric features on the same held-out-wing split per seed.
 
     The test wings come from :func:`split_by_wing` with ``split_seed`` (the same for every seed,
-    so the seeds measure the spread of initialisation and sampling); the validation wings (for the
-    best epoch) from the training wings with the run's seed, the same for both variants.
+    so the seeds measure the spread of initialisation, sampling and validation split); the
+    validation wings (for the best epoch) are 15% of the training wings, split with the run's
+    seed, the same for both variants.
 
     Args:
         data: dataset dict. seeds: iterable of ints. test_fraction: fraction of wings held out.
         split_seed: int seed of the test split. epochs, train_kwargs: see :func:`train_cp_model`.
+        jobs: int, seeds run in this many processes at once (one thread each); same results.
         progress: bool, print a line per run.
 
     Returns:
         dict: ``runs`` (one dict per seed: seed, mse_without, mse_with, reduction (1 - with/without),
-        rel_l2_without, rel_l2_with, time_without_s, time_with_s, best_epoch_without/with),
-        ``mse_without``/``mse_with``/``reduction`` as {mean, std} over seeds (std with ddof=1 when
-        more than one seed), ``mse_mean_predictor``, ``train_wings``, ``test_wings``,
-        ``test_idx``, ``settings``, and ``models`` {seed: (model_without, model_with)} (not JSON).
+        rel_l2_without, rel_l2_with, time_without_s, time_with_s, best_epoch_without/with,
+        val_mse_without/with at val_epochs), ``mse_without``/``mse_with``/``reduction`` as
+        {mean, std} over seeds (std with ddof=1 when more than one seed), ``mse_mean_predictor``,
+        ``train_wings``, ``test_wings``, ``test_idx``, ``settings``, and ``models``
+        {seed: (model_without, model_with)} (not JSON).
     """
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("Expected at least one seed but got none")
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError("Expected jobs to be an int >= 1 but got %r" % (jobs,))
     prep = _prepare(data)
     train, test = split_by_wing({"wing": prep.wing.numpy()}, test_fraction, split_seed)
+    prep._test = test
     runs, models = [], {}
-    for seed in seeds:
-        tr, va = split_by_wing({"wing": prep.wing.numpy()}, 0.15, seed, train)
-        row = {"seed": seed}
-        pair = []
-        for use in (False, True):
-            tag = "with" if use else "without"
-            model, hist = train_cp_model(prep, use, seed=seed, epochs=epochs, train_idx=tr,
-                                         val_idx=va, **train_kwargs)
-            ev = evaluate(model, prep, test)
-            row["mse_" + tag] = ev["mse"]
-            row["rel_l2_" + tag] = ev["rel_l2"]
-            row["time_%s_s" % tag] = hist["time_s"]
-            row["best_epoch_" + tag] = hist["best_epoch"]
-            row["val_mse_" + tag] = min(hist["val_mse"]) if hist["val_mse"] else None
-            pair.append(model)
-            if progress:
-                print("seed %d %s features: test MSE %.5g (best epoch %d, %.0f s)" % (
-                    seed, tag, ev["mse"], hist["best_epoch"], hist["time_s"]), flush=True)
-        row["reduction"] = 1.0 - row["mse_with"] / row["mse_without"]
-        runs.append(row)
-        models[seed] = tuple(pair)
+    if jobs == 1 or len(seeds) == 1:
+        for seed in seeds:
+            row, pair = _run_seed(prep, train, seed, epochs, train_kwargs, progress)
+            runs.append(row)
+            models[seed] = pair
+    else:
+        import concurrent.futures
+        import multiprocessing
+
+        raw = {k: np.asarray(data[k]) for k in ("points", "wing", "mach", "alpha", "cp")} \
+            if not isinstance(data, _Prepared) else None
+        if raw is None:
+            raise ValueError("Expected data to be a dataset dict (not prepared inputs) with jobs > 1")
+        ctx = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(min(jobs, len(seeds)), mp_context=ctx) as ex:
+            futs = [ex.submit(_run_seed_worker, raw, train, test, s, epochs, train_kwargs, progress)
+                    for s in seeds]
+            for seed, fut in zip(seeds, futs):
+                row, states = fut.result()
+                pair = []
+                for use, state in zip((False, True), states):
+                    m = CpNet(use, **{k: train_kwargs[k] for k in
+                                      ("width", "heads", "radius_span", "radius_chord")
+                                      if k in train_kwargs})
+                    m.load_state_dict(state)
+                    pair.append(m.eval())
+                runs.append(row)
+                models[seed] = tuple(pair)
 
     def ms(key):
         v = np.array([r[key] for r in runs])

@@ -17,6 +17,7 @@ EPILOG = """examples:
   gshell demo                          G-Shell extraction of an open bowl, written to out/demo.ply
   gshell demo --res 128 --out bowl.ply
   gshell reconstruct assets/cup.ply    reconstruct an open cup from 24 rendered views (the main demo)
+  gshell wing train wings.npz          Cp model with and without Riemannian features, held-out wings
   gshell <command> --help              help for one command
 
 global options (before or after the command): --quiet (no progress or report),
@@ -523,6 +524,88 @@ def _cmd_mmgp(args):
     return 0
 
 
+# ------------------------------------------------------------------------------------------------
+# gshell wing train (branch wingmodel). `gshell wing features|dataset` live on the wingdata branch:
+# at merge, keep one `wing` parser whose subparsers (dest="wing_command") hold features, dataset
+# and train, and one _cmd_wing dispatching on args.wing_command (train -> _cmd_wing_train).
+
+
+def _cmd_wing_train(args):
+    import json
+
+    import numpy as np
+
+    if not os.path.isfile(args.data):
+        raise CLIError("gshell wing train: error: dataset %r does not exist (make one with "
+                       "'gshell wing dataset')" % args.data)
+    if args.epochs < 1:
+        raise CLIError("gshell wing train: error: --epochs must be >= 1 but got %d" % args.epochs)
+    metrics = os.path.join(args.out, "metrics.json")
+    figure = os.path.join(args.out, "wing_cp.png")
+    for path in (metrics, figure):
+        if os.path.exists(path) and not args.force:
+            raise CLIError("gshell wing train: error: %r exists (use --force to overwrite)" % path)
+    from gshell._atomic import write_bytes
+    from gshell.wing.train import check_dataset, compare, markdown_table, plot_cp
+
+    try:
+        with np.load(args.data, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise CLIError("gshell wing train: error: cannot read %r as a dataset npz: %s"
+                       % (args.data, e)) from None
+    check_dataset(data)
+    quiet = getattr(args, "quiet", False)
+    res = compare(data, seeds=args.seeds, test_fraction=args.test_fraction, epochs=args.epochs,
+                  jobs=args.jobs, progress=not quiet)
+    models = res.pop("models")
+    os.makedirs(args.out, exist_ok=True)
+    test = res["test_idx"]
+    sample = test[len(test) // 2]
+    seed = args.seeds[0]
+    plot_cp(data, {"without features": models[seed][0], "with features": models[seed][1]},
+            sample, figure)
+    res["figure_sample"] = sample
+    write_bytes(metrics, [json.dumps(res, indent=1).encode()])
+    if not quiet:
+        print("%d training wings, %d test wings; test MSE of the mean predictor %.4f" % (
+            res["train_wings"], res["test_wings"], res["mse_mean_predictor"]))
+        print(markdown_table(res))
+        print("wrote %s and %s" % (metrics, figure))
+    return 0
+
+
+def _add_wing_train_parser(wsub, common):
+    t = wsub.add_parser(
+        "train", parents=[common],
+        help="train the Cp model with and without geometric features on held-out wings",
+        description="Train CpNet (point-wise network with attention over each point's grid "
+                    "neighbourhood) with and without the Riemannian geometric features on the same "
+                    "split of held-out wings, once per seed; print the test MSE table (mean ± std "
+                    "over seeds, reduction by the features) and write OUT/metrics.json and "
+                    "OUT/wing_cp.png (Cp against x/c on a held-out wing).",
+        epilog="examples:\n  gshell wing train wings.npz --out out/wing\n"
+               "  gshell wing train wings.npz --seeds 0 1 2 --epochs 8 --jobs 3 --out out/wing",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("data", metavar="DATA.npz", help="dataset written by 'gshell wing dataset'")
+    t.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    t.add_argument("--epochs", type=int, default=8, help="epochs per run (default: 8)")
+    t.add_argument("--test-fraction", type=float, default=0.2, dest="test_fraction",
+                   help="fraction of wings held out for the test (default: 0.2)")
+    t.add_argument("--jobs", type=_int_range(1, 16), default=1, metavar="N",
+                   help="seeds trained in parallel processes (default: 1)")
+    t.add_argument("--out", default=os.path.join("out", "wing"), metavar="DIR",
+                   help="output folder, created if missing (default: out/wing)")
+    t.add_argument("--force", action="store_true", help="overwrite metrics.json and the figure")
+    return t
+
+
+def _cmd_wing(args):
+    return {"train": _cmd_wing_train}[args.wing_command](args)
+
+# ------------------------------------------------------------------------------------------------
+
+
 def build_parser():
     parser = _Parser(
         prog="gshell",
@@ -718,6 +801,18 @@ def build_parser():
                    help="coefficient draws for the quantiles (default: 200)")
     q.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.set_defaults(func=_cmd_mmgp)
+
+    # wing (branch wingmodel: train; the wingdata branch adds features and dataset here)
+    p = sub.add_parser(
+        "wing", help="wing Cp: train a Cp model with and without Riemannian geometric features",
+        parents=[common],
+        description="Riemannian geometric features of wing surfaces and a Cp model (Hu et al., "
+                    "https://arxiv.org/abs/2401.09452).",
+        epilog="examples:\n  gshell wing train wings.npz --seeds 0 1 2 --epochs 8 --out out/wing",
+        formatter_class=fmt)
+    wsub = p.add_subparsers(dest="wing_command", metavar="ACTION", parser_class=_Parser, required=True)
+    _add_wing_train_parser(wsub, common)
+    p.set_defaults(func=_cmd_wing)
     return parser
 
 
@@ -750,7 +845,7 @@ def main(argv=None):
             return 0
         if args.command is None:
             raise CLIError("gshell: error: expected a command (info, convert, extract, tetgrid, render, demo, "
-                           "reconstruct, mmgp) (see 'gshell --help')")
+                           "reconstruct, mmgp, wing) (see 'gshell --help')")
         command = " " + args.command
         return args.func(args)
     except CLIError as e:

@@ -210,3 +210,24 @@ def test_bad_inputs_raise_clear_errors(small):
         train_cp_model(small, False, epochs=1, train_idx=[0, 10 ** 6])
     with pytest.raises(TypeError, match="use_features"):
         train_cp_model(small, "yes", epochs=1)
+
+
+def test_cli_wing_train(small, tmp_path, capsys):
+    from gshell._atomic import save_npz
+    from gshell.cli import main
+
+    path = str(tmp_path / "wings.npz")
+    save_npz(path, **small)
+    out = str(tmp_path / "run")
+    assert main(["wing", "train", path, "--seeds", "0", "--epochs", "1", "--out", out]) == 0
+    text = capsys.readouterr().out
+    assert "| seed | test MSE without features" in text and "mean ± std" in text
+    import json
+    with open(tmp_path / "run" / "metrics.json") as f:
+        m = json.load(f)
+    assert m["runs"][0]["seed"] == 0 and m["test_wings"] == 2
+    assert (tmp_path / "run" / "wing_cp.png").stat().st_size > 1000
+    # the outputs exist: refused without --force; a missing dataset is a usage error
+    assert main(["wing", "train", path, "--seeds", "0", "--epochs", "1", "--out", out]) == 2
+    assert main(["wing", "train", str(tmp_path / "missing.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -210,7 +210,7 @@ def train_cp_model(data, use_features, seed=0, epochs=40, train_idx=None, val_id
     total = epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda k: 0.5 * (1 + math.cos(math.pi * min(k, total) / total)))
-    tstd, tmean = model.target_std, model.target_mean
+    tstd = model.target_std
     hist = {"train_loss": [], "val_mse": [], "val_epochs": [], "best_epoch": epochs}
     best, best_state = float("inf"), None
     for epoch in range(epochs):

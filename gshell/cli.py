@@ -18,6 +18,7 @@ EPILOG = """examples:
   gshell demo --res 128 --out bowl.ply
   gshell reconstruct assets/cup.ply    reconstruct an open cup from 24 rendered views (the main demo)
   gshell wing dataset wings.npz --wings 300   random wings x flight conditions with surface Cp
+  gshell wing train wings.npz          Cp model with and without Riemannian features, held-out wings
   gshell <command> --help              help for one command
 
 global options (before or after the command): --quiet (no progress or report),
@@ -565,12 +566,84 @@ def _wing_input(args):
     return wing_grid(spec, args.n_span, args.n_chord), "wing %s" % (spec,)
 
 
+def _cmd_wing_train(args):
+    import json
+
+    import numpy as np
+
+    if not os.path.isfile(args.data):
+        raise CLIError("gshell wing train: error: dataset %r does not exist (make one with "
+                       "'gshell wing dataset')" % args.data)
+    if args.epochs < 1:
+        raise CLIError("gshell wing train: error: --epochs must be >= 1 but got %d" % args.epochs)
+    metrics = os.path.join(args.out, "metrics.json")
+    figure = os.path.join(args.out, "wing_cp.png")
+    for path in (metrics, figure):
+        if os.path.exists(path) and not args.force:
+            raise CLIError("gshell wing train: error: %r exists (use --force to overwrite)" % path)
+    from gshell._atomic import write_bytes
+    from gshell.wing.train import check_dataset, compare, markdown_table, plot_cp
+
+    try:
+        with np.load(args.data, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise CLIError("gshell wing train: error: cannot read %r as a dataset npz: %s"
+                       % (args.data, e)) from None
+    check_dataset(data)
+    quiet = getattr(args, "quiet", False)
+    res = compare(data, seeds=args.seeds, test_fraction=args.test_fraction, epochs=args.epochs,
+                  jobs=args.jobs, progress=not quiet)
+    models = res.pop("models")
+    os.makedirs(args.out, exist_ok=True)
+    test = res["test_idx"]
+    sample = test[len(test) // 2]
+    seed = args.seeds[0]
+    plot_cp(data, {"without features": models[seed][0], "with features": models[seed][1]},
+            sample, figure)
+    res["figure_sample"] = sample
+    write_bytes(metrics, [json.dumps(res, indent=1).encode()])
+    if not quiet:
+        print("%d training wings, %d test wings; test MSE of the mean predictor %.4f" % (
+            res["train_wings"], res["test_wings"], res["mse_mean_predictor"]))
+        print(markdown_table(res))
+        print("wrote %s and %s" % (metrics, figure))
+    return 0
+
+
+def _add_wing_train_parser(wsub, common):
+    t = wsub.add_parser(
+        "train", parents=[common],
+        help="train the Cp model with and without geometric features on held-out wings",
+        description="Train CpNet (point-wise network with attention over each point's grid "
+                    "neighbourhood) with and without the Riemannian geometric features on the same "
+                    "split of held-out wings, once per seed; print the test MSE table (mean ± std "
+                    "over seeds, reduction by the features) and write OUT/metrics.json and "
+                    "OUT/wing_cp.png (Cp against x/c on a held-out wing).",
+        epilog="examples:\n  gshell wing train wings.npz --out out/wing\n"
+               "  gshell wing train wings.npz --seeds 0 1 2 --epochs 8 --jobs 3 --out out/wing",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    t.add_argument("data", metavar="DATA.npz", help="dataset written by 'gshell wing dataset'")
+    t.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
+    t.add_argument("--epochs", type=int, default=8, help="epochs per run (default: 8)")
+    t.add_argument("--test-fraction", type=float, default=0.2, dest="test_fraction",
+                   help="fraction of wings held out for the test (default: 0.2)")
+    t.add_argument("--jobs", type=_int_range(1, 16), default=1, metavar="N",
+                   help="seeds trained in parallel processes (default: 1)")
+    t.add_argument("--out", default=os.path.join("out", "wing"), metavar="DIR",
+                   help="output folder, created if missing (default: out/wing)")
+    t.add_argument("--force", action="store_true", help="overwrite metrics.json and the figure")
+    return t
+
+
 def _cmd_wing(args):
     quiet = getattr(args, "quiet", False)
     if args.wing_command == "features":
         return _cmd_wing_features(args, quiet)
     if args.wing_command == "dataset":
         return _cmd_wing_dataset(args, quiet)
+    if args.wing_command == "train":
+        return _cmd_wing_train(args)
     raise CLIError("gshell wing: error: unknown action %r" % args.wing_command)
 
 
@@ -830,16 +903,18 @@ def build_parser():
     p.set_defaults(func=_cmd_mmgp)
 
     p = sub.add_parser(
-        "wing", help="wing surfaces: Riemannian features of a wing grid, Cp datasets",
+        "wing", help="wing surfaces: Riemannian features, Cp datasets, the Cp model",
         parents=[common],
         description="Parametric wings as structured grids (gshell.wing). 'features' computes the "
                     "Riemannian features (metric, Christoffel symbols, curvatures, normals; "
                     "gshell.riemann.grid_features) of a wing grid; 'dataset' generates random wings x "
                     "flight conditions with their surface Cp (vortex lattice + NeuralFoil + "
-                    "Karman-Tsien; needs aerosandbox and neuralfoil), cached in one .npz.",
+                    "Karman-Tsien; needs aerosandbox and neuralfoil), cached in one .npz; 'train' trains "
+                    "the Cp model with and without the features on held-out wings.",
         epilog="examples:\n  gshell wing features --airfoil naca2412 --semispan 5 --sweep 25 --out feats.npz\n"
                "  gshell wing features grid.npy --out feats.npz\n"
-               "  gshell wing dataset wings.npz --wings 300 --conditions 4 --seed 0",
+               "  gshell wing dataset wings.npz --wings 300 --conditions 4 --seed 0\n"
+               "  gshell wing train wings.npz --seeds 0 1 2 --epochs 8 --out out/wing",
         formatter_class=fmt)
     wsub = p.add_subparsers(dest="wing_command", metavar="ACTION", parser_class=_Parser, required=True)
     w = wsub.add_parser("features", help="Riemannian features of a wing grid (.npy), spec (.json) or flags",
@@ -868,6 +943,7 @@ def build_parser():
     d.add_argument("--n-span", type=int, default=32, dest="n_span", help="(default: 32)")
     d.add_argument("--n-chord", type=int, default=64, dest="n_chord", help="even (default: 64)")
     d.add_argument("--force", action="store_true", help="regenerate OUT even if it exists")
+    _add_wing_train_parser(wsub, common)
     p.set_defaults(func=_cmd_wing)
     return parser
 

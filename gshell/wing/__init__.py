@@ -5,6 +5,10 @@
   sections and the Karman–Tsien correction (needs aerosandbox and neuralfoil: ``pip install
   gshell-mesh[wing]``).
 - :mod:`gshell.wing.dataset`: :func:`generate`, :func:`save`, :func:`load`: cached Cp datasets.
+- :mod:`gshell.wing.cp_model`: :func:`geometric_features`, :class:`CpNet` (point-wise network with
+  attention over each point's grid neighbourhood).
+- :mod:`gshell.wing.train`: :func:`split_by_wing`, :func:`train_cp_model`, :func:`evaluate`,
+  :func:`compare` (with and without the features on held-out wings).
 
 Names load their module on first use, so ``import gshell.wing`` imports no optional dependency.
 """
@@ -22,8 +26,14 @@ _EXPORTS = {
     "generate": "gshell.wing.dataset",
     "save": "gshell.wing.dataset",
     "load": "gshell.wing.dataset",
+    "geometric_features": "gshell.wing.cp_model",
+    "CpNet": "gshell.wing.cp_model",
+    "split_by_wing": "gshell.wing.train",
+    "train_cp_model": "gshell.wing.train",
+    "evaluate": "gshell.wing.train",
+    "compare": "gshell.wing.train",
 }
-_SUBMODULES = ("geometry", "aero", "dataset")
+_SUBMODULES = ("geometry", "aero", "dataset", "cp_model", "train")
 
 __all__ = sorted(_EXPORTS)
 

@@ -20,8 +20,8 @@ namespace {
 // weights are computed first, then the table is read (or written) in a tight loop that prefetches
 // the rows a few corners ahead: the lookups are random, so the time goes into memory latency, and
 // this keeps many of them in flight. Kernels that read the table walk the levels in the outer loop
-// over a chunk of kChunk points, so that one level's rows (4 MB for a 2^19 x 2 float32 level)
-// stay in cache while its lookups run, rather than all levels' 64 MB in turn for every block.
+// over a chunk of kChunk points, so that a run of lookups stays within one level's rows (4 MB for
+// a 2^19 x 2 float32 level) rather than cycling through all levels' 64 MB for every block.
 constexpr int64_t kBlock = 256;
 constexpr int64_t kChunk = 8192;
 constexpr int kPrefetch = 16;

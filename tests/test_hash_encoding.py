@@ -860,6 +860,28 @@ def test_state_dict_round_trip(lattice):
         assert torch.equal(a(x), b(x))
 
 
+def _span_check(enc, lattice, device):
+    """The kernel rejects offsets that do not span the table, also after a valid call with the same
+    offsets tensor modified in place (CUDA caches validated offsets by tensor and version)."""
+    x = torch.rand(16, 3, device=device)
+    offsets = enc.offsets.clone()
+    args = lambda: (x, enc.table.detach(), offsets, *kernel_layout(enc, lattice, torch.float32)[1:])
+    he._forward_op(*args())
+    offsets[-1] += 1
+    with pytest.raises(RuntimeError, match="span the table"):
+        he._forward_op(*args())
+    offsets[-1] -= 1
+    he._forward_op(*args())
+    offsets[0] = 1
+    with pytest.raises(RuntimeError, match="span the table"):
+        he._backward_op(torch.ones(16, enc.output_dim, device=device), *args(), False, True)
+
+
+@pytest.mark.parametrize("lattice", LATTICES)
+def test_offsets_must_span_table(lattice):
+    _span_check(enc_class(lattice)(3, n_levels=2, log2_hashmap_size=8), lattice, "cpu")
+
+
 # --------------------------------------------------------------------------------------------- CUDA
 
 def _cuda_pair(lattice, d):
@@ -926,3 +948,9 @@ def test_cuda_double_backward_kernel_matches_cpu(lattice, d):
     for name, a, b in zip(("d grad_out", "d x", "d table"), cpu, cuda):
         assert_close(b.cpu(), a, rtol=1e-9, atol=1e-9, what="%s d=%d CUDA vs CPU double backward %s"
                      % (lattice, d, name))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("lattice", LATTICES)
+def test_cuda_offsets_must_span_table(lattice):
+    _span_check(enc_class(lattice)(3, n_levels=2, log2_hashmap_size=8).cuda(), lattice, "cuda")

@@ -25,6 +25,8 @@
 #pragma once
 #include <ATen/ATen.h>
 
+#include <deque>
+#include <mutex>
 #include <tuple>
 #include <type_traits>
 
@@ -96,6 +98,48 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> hash_encoding_backward_backward_c
     bool need_grad_out, bool need_x, bool need_table);
 #endif
 
+// The level layout must fit the table: offsets[0] == 0 and offsets[L] == rows. Host offsets are
+// read in place. Device offsets would need a copy to the host, which synchronises, on every call:
+// instead the last few validated (offsets tensor, its version counter and data, rows) are
+// remembered, so a module's offsets buffer is copied once, and again only after it was modified
+// in place. The cache holds weak references: a tensor's address is not reused while cached.
+inline void hash_encoding_check_offsets_span(const at::Tensor& offsets, int64_t rows) {
+  const int64_t L = offsets.numel() - 1;
+  auto check = [&](const int64_t* off) {
+    GSHELL_CHECK(off[L] == rows && off[0] == 0, "hash_encoding",
+                 "expected offsets to span the table's ", rows, " rows");
+  };
+  if (offsets.is_cpu()) {
+    check(offsets.data_ptr<int64_t>());
+    return;
+  }
+  struct Validated {
+    c10::weak_intrusive_ptr<c10::TensorImpl> tensor;
+    int64_t version;
+    const void* data;
+    int64_t rows;
+  };
+  static std::mutex mutex;
+  static std::deque<Validated> cache;  // most recent first
+  constexpr size_t kCacheSize = 8;
+  const int64_t version = offsets._version();
+  auto same = [&](const Validated& v) {
+    return v.tensor._unsafe_get_target() == offsets.unsafeGetTensorImpl() &&
+           v.version == version && v.data == offsets.data_ptr() && v.rows == rows;
+  };
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const Validated& v : cache)
+      if (same(v)) return;
+  }
+  const at::Tensor host = offsets.cpu();
+  check(host.data_ptr<int64_t>());
+  std::lock_guard<std::mutex> lock(mutex);
+  cache.push_front({c10::weak_intrusive_ptr<c10::TensorImpl>(offsets.getIntrusivePtr()), version,
+                    offsets.data_ptr(), rows});
+  if (cache.size() > kCacheSize) cache.pop_back();
+}
+
 inline void hash_encoding_check(const at::Tensor& x, const at::Tensor& table,
                                 const at::Tensor& offsets, const at::Tensor& scales,
                                 const at::Tensor& res, const at::Tensor& hashed) {
@@ -120,10 +164,7 @@ inline void hash_encoding_check(const at::Tensor& x, const at::Tensor& table,
     GSHELL_CHECK(t->is_contiguous(), op, "expected contiguous tensors");
   }
   GSHELL_CHECK_CONTIGUOUS(op, x);
-  // The level layout must fit the table (checked on the host copy).
-  at::Tensor off = offsets.cpu();
-  GSHELL_CHECK(off[L].item<int64_t>() == table.size(0) && off[0].item<int64_t>() == 0, op,
-               "expected offsets to span the table's ", table.size(0), " rows");
+  hash_encoding_check_offsets_span(offsets, table.size(0));
 }
 
 inline at::Tensor hash_encoding_forward(const at::Tensor& x, const at::Tensor& table,

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from gshell._atomic import write_atomic
+from gshell._gather import take
 from gshell._progress import Progress
 from gshell.nn.gshell_geometry import GShellGeometry
 from gshell.recon.views import Views, render_buffers
@@ -214,7 +215,7 @@ def _losses(geo, out, views, cfg, carve_on, backend, unseen=None):
             terms["smooth"] = _msdf_smoothness(geo, out)
             total = total + cfg.w_msdf_smooth * terms["smooth"]
         if unseen is not None and cfg.w_unseen and bool(unseen.any()):
-            m = geo.msdf_values()[unseen]
+            m = take(geo.msdf_values(), unseen)
             terms["unseen"] = F.huber_loss(m.clamp(min=-1e-3), torch.full_like(m, -1e-3), reduction="sum")
             total = total + cfg.w_unseen * geo._reg_scale() * terms["unseen"]
         # close holes on the visible surface only
@@ -235,7 +236,7 @@ def _msdf_smoothness(geo, out):
     e = grid.kernel_tables()[1]
     e = e[band[e[:, 0].long()] & band[e[:, 1].long()]].long()
     m = geo.msdf_values()
-    return (m[e[:, 0]] - m[e[:, 1]]).square().mean() / grid.spacing ** 2 if e.numel() else m.sum() * 0
+    return (take(m, e[:, 0]) - take(m, e[:, 1])).square().mean() / grid.spacing ** 2 if e.numel() else m.sum() * 0
 
 
 @torch.no_grad()

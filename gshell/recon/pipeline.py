@@ -14,6 +14,12 @@ Losses (per step, on a random batch of views):
   inside of an opening) push the rendered mSDF below zero, cutting that surface away; it starts
   after ``carve_start`` of the steps, once the watertight shape has settled;
 - G-Shell regularisers: DMTet's SDF sign loss, the mSDF "open" and "close" Huber terms.
+
+On the CPU a run is bit-reproducible: every differentiable gather goes through
+:func:`gshell._gather.take`, whose backward adds in index order (advanced indexing's backward adds
+float32 with atomics on several threads). The result was also the same at 1 and 2 threads in the
+runs we made (other ops, e.g. reductions, may split their work by thread count). On CUDA the
+scatter-adds use atomics and runs may differ in the last bits.
 """
 import dataclasses
 import os

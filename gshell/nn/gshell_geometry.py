@@ -5,6 +5,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gshell import _checks
+from gshell._gather import take
 from gshell.ops.gshell_extract import gshell_extract
 from gshell.tetgrid import TetGrid
 
@@ -102,10 +103,10 @@ class GShellGeometry(nn.Module):
             scalar tensor (0 when no edge changes sign).
         """
         sdf = self.sdf_values() if sdf is None else sdf
-        e = self.grid.kernel_tables()[1]
-        sa, sb = sdf[e[:, 0].long()], sdf[e[:, 1].long()]
-        mask = (sa > 0) != (sb > 0)
-        sa, sb = sa[mask], sb[mask]
+        e = self.grid.kernel_tables()[1].long()
+        pos = sdf.detach() > 0
+        e = e[pos[e[:, 0]] != pos[e[:, 1]]]
+        sa, sb = take(sdf, e[:, 0]), take(sdf, e[:, 1])
         if sa.numel() == 0:
             return sdf.sum() * 0
         return (F.binary_cross_entropy_with_logits(sa, (sb > 0).to(sa.dtype))
@@ -130,7 +131,7 @@ class GShellGeometry(nn.Module):
         Returns:
             scalar tensor.
         """
-        m = result.msdf if vertex_mask is None else result.msdf[vertex_mask]
+        m = result.msdf if vertex_mask is None else take(result.msdf, vertex_mask)
         target = torch.full_like(m, -eps)
         return self._reg_scale() * F.huber_loss(m.clamp(min=-eps), target, reduction="sum")
 
@@ -148,7 +149,7 @@ class GShellGeometry(nn.Module):
         mask = result.cut_vertex_mask
         if vertex_mask is not None:
             mask = mask & vertex_mask
-        m = result.msdf[mask]
+        m = take(result.msdf, mask)
         target = torch.full_like(m, eps)
         return self._reg_scale() * F.huber_loss(m.clamp(max=eps), target, reduction="sum")
 

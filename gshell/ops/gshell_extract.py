@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from gshell import _checks
+from gshell._gather import take
 from gshell._ext import check_device, ext
 from gshell.ops.marching_tets import interpolate_crossings, marching_tets_topology
 from gshell.ops.mesh_components import boundary_loops as _boundary_loops
@@ -56,13 +57,13 @@ def gshell_cut(verts, faces, msdf, msdf_sg=None):
         msdf_sg = msdf
     kept, cut_edges, out_faces, face_src = _gshell_cut_op(faces.contiguous(), msdf.detach().contiguous())
     u, v = cut_edges[:, 0], cut_edges[:, 1]
-    mu, mv = msdf[u], msdf[v]
+    mu, mv = take(msdf, u), take(msdf, v)
     denom = mv - mu
-    cut_pos = (verts[u] * mv[:, None] - verts[v] * mu[:, None]) / denom[:, None]
+    cut_pos = (take(verts, u) * mv[:, None] - take(verts, v) * mu[:, None]) / denom[:, None]
     wu, wv = (mv / denom).detach(), (-mu / denom).detach()
-    cut_msdf = msdf_sg[u] * wu + msdf_sg[v] * wv
-    out_verts = torch.cat([verts[kept], cut_pos], 0)
-    out_msdf = torch.cat([msdf_sg[kept], cut_msdf], 0)
+    cut_msdf = take(msdf_sg, u) * wu + take(msdf_sg, v) * wv
+    out_verts = torch.cat([take(verts, kept), cut_pos], 0)
+    out_msdf = torch.cat([take(msdf_sg, kept), cut_msdf], 0)
     return out_verts, out_faces, out_msdf, face_src, int(kept.shape[0])
 
 
@@ -152,7 +153,7 @@ def gshell_extract(vertices, sdf, msdf, grid):
     cross, wfaces, wface_tet = marching_tets_topology(sdf, grid, flip=_FLIP_FOR_OUTWARD)
     edges = grid.kernel_tables()[1][cross].long()
     wverts, w = interpolate_crossings(vertices, sdf, edges)
-    m = msdf[edges]
+    m = take(msdf, edges)
     wmsdf = (m * w).sum(-1)
     wmsdf_sg = (m * w.detach()).sum(-1)
     verts, faces, vmsdf, face_src, num_kept = gshell_cut(wverts, wfaces, wmsdf, wmsdf_sg)

@@ -5,6 +5,7 @@ import torch
 from torch import Tensor
 
 from gshell import _checks
+from gshell._gather import take
 from gshell._ext import check_device, ext
 from gshell.tetgrid import TetGrid
 
@@ -50,10 +51,10 @@ def interpolate_crossings(vertices, sdf, edges):
         positions (V, 3): p = (p_a s_b - p_b s_a) / (s_b - s_a), and the weights (V, 2) of
         p_a and p_b.
     """
-    sa, sb = sdf[edges[:, 0]], sdf[edges[:, 1]]
+    sa, sb = take(sdf, edges[:, 0]), take(sdf, edges[:, 1])
     denom = sb - sa
     w = torch.stack([sb / denom, -sa / denom], -1)
-    pos = vertices[edges[:, 0]] * w[:, :1] + vertices[edges[:, 1]] * w[:, 1:]
+    pos = take(vertices, edges[:, 0]) * w[:, :1] + take(vertices, edges[:, 1]) * w[:, 1:]
     return pos, w
 
 

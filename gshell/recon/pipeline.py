@@ -14,6 +14,12 @@ Losses (per step, on a random batch of views):
   inside of an opening) push the rendered mSDF below zero, cutting that surface away; it starts
   after ``carve_start`` of the steps, once the watertight shape has settled;
 - G-Shell regularisers: DMTet's SDF sign loss, the mSDF "open" and "close" Huber terms.
+
+On the CPU a run is bit-reproducible: every differentiable gather goes through
+:func:`gshell._gather.take`, whose backward adds in index order (advanced indexing's backward adds
+float32 with atomics on several threads). The result was also the same at 1 and 2 threads in the
+runs we made (other ops, e.g. reductions, may split their work by thread count). On CUDA the
+scatter-adds use atomics and runs may differ in the last bits.
 """
 import dataclasses
 import os
@@ -24,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from gshell._atomic import write_atomic
+from gshell._gather import take
 from gshell._progress import Progress
 from gshell.nn.gshell_geometry import GShellGeometry
 from gshell.recon.views import Views, render_buffers
@@ -214,7 +221,7 @@ def _losses(geo, out, views, cfg, carve_on, backend, unseen=None):
             terms["smooth"] = _msdf_smoothness(geo, out)
             total = total + cfg.w_msdf_smooth * terms["smooth"]
         if unseen is not None and cfg.w_unseen and bool(unseen.any()):
-            m = geo.msdf_values()[unseen]
+            m = take(geo.msdf_values(), unseen)
             terms["unseen"] = F.huber_loss(m.clamp(min=-1e-3), torch.full_like(m, -1e-3), reduction="sum")
             total = total + cfg.w_unseen * geo._reg_scale() * terms["unseen"]
         # close holes on the visible surface only
@@ -235,7 +242,7 @@ def _msdf_smoothness(geo, out):
     e = grid.kernel_tables()[1]
     e = e[band[e[:, 0].long()] & band[e[:, 1].long()]].long()
     m = geo.msdf_values()
-    return (m[e[:, 0]] - m[e[:, 1]]).square().mean() / grid.spacing ** 2 if e.numel() else m.sum() * 0
+    return (take(m, e[:, 0]) - take(m, e[:, 1])).square().mean() / grid.spacing ** 2 if e.numel() else m.sum() * 0
 
 
 @torch.no_grad()

@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gshell import _checks
+from gshell._gather import take
 
 __all__ = ["Views", "render_buffers", "sphere_cameras", "synthetic_views", "load_neus",
            "normalize_mesh"]
@@ -118,7 +119,7 @@ def _pair(resolution):
 
 def face_normals(verts, faces):
     """(F, 3) unit normals of triangles, by winding (right-hand rule)."""
-    v0, v1, v2 = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
+    v0, v1, v2 = take(verts, faces[:, 0]), take(verts, faces[:, 1]), take(verts, faces[:, 2])
     return F.normalize(torch.cross(v1 - v0, v2 - v0, dim=-1), dim=-1, eps=1e-20)
 
 
@@ -156,7 +157,7 @@ def render_buffers(verts, faces, mvp, campos, resolution, attrs=None, antialias_
     depth = dist * cov_f
     view_dir = (view_vec / dist.clamp(min=1e-12)[..., None]).detach() * cov_f[..., None]
     fn = face_normals(verts, faces)
-    normal = fn[tid.clamp(min=0)] * cov_f[..., None]
+    normal = take(fn, tid.clamp(min=0)) * cov_f[..., None]
     front = covered & ((normal * view_vec).sum(-1) > 0)
     mask = cov_f
     if antialias_mask:

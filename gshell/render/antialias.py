@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from gshell import _checks
+from gshell._gather import take
 from gshell.render import _backend
 from gshell.render.interpolate import check_rast
 from gshell.render.rasterize import check_pos, check_tri
@@ -217,12 +218,13 @@ def antialias(color, rast, pos, tri, topology_hash=None, pos_gradient_boost=1.0,
         p, q, k, b, j = p[ok], q[ok], k[ok], b[ok], j[ok]
         e = ev[ok].gather(1, j[:, None, None].expand(-1, 1, 2)).squeeze(1)  # (N, 2)
     # Differentiable crossing of the chosen edges.
-    t, _ = _crossing(pos[b, e[:, 0]][:, None], pos[b, e[:, 1]][:, None], p, q, k, H, W)
+    ends = take(pos.reshape(-1, 4), b[:, None] * pos.shape[1] + e)  # (N, 2, 4)
+    t, _ = _crossing(ends[:, :1], ends[:, 1:], p, q, k, H, W)
     t = t.squeeze(1).to(color.dtype)
     if boost != 1.0:
         t = t.detach() + boost * (t - t.detach())
     cflat = color.reshape(-1, C)
-    cp, cq = cflat[p], cflat[q]
+    cp, cq = take(cflat, p), take(cflat, q)
     far = t > 0.5
     dst = torch.where(far, q, p)
     w = torch.where(far, t - 0.5, 0.5 - t)

@@ -143,17 +143,29 @@ def _apply_T(T, flat, c):
 
 def _quantiles(draws, qs):
     """Per-column quantiles of draws (S, D), as ``np.quantile(draws, qs, axis=0)`` (linear
-    interpolation), with one partial sort of the contiguous (D, S) transpose (several times
-    faster than ``np.quantile`` along the strided axis)."""
-    S = draws.shape[0]
-    pos = [q * (S - 1) for q in qs]
-    lo = [int(np.floor(v)) for v in pos]
-    kth = sorted(set(k for l in lo for k in (l, min(l + 1, S - 1))))
-    D = np.partition(np.ascontiguousarray(draws.T), kth, axis=1)
+    interpolation). See ``_row_quantiles``, which this calls on a contiguous transposed copy."""
+    return _row_quantiles(np.array(draws, dtype=np.float64).T.copy(), qs)
+
+
+def _row_quantiles(R, qs):
+    """Per-row quantiles of R (D, S) float64, C-contiguous, **sorted in place**: equal to
+    ``np.quantile(R, qs, axis=1)`` (linear interpolation between the order statistics ``l`` and
+    ``l + 1``, ``l = floor(q (S - 1))``).
+
+    NumPy's in-place row sort (SIMD) is 2-3 times faster than ``np.partition`` at the four
+    neighbouring order statistics of two quantiles, and nothing is copied.
+
+    Returns:
+        list of (D,) float64, one per quantile.
+    """
+    S = R.shape[1]
+    R.sort(axis=1)
     out = []
-    for v, l in zip(pos, lo):
-        h = min(l + 1, S - 1)
-        out.append(D[:, l] + (v - l) * (D[:, h] - D[:, l]))
+    for q in qs:
+        v = q * (S - 1)
+        lo = int(np.floor(v))
+        hi = min(lo + 1, S - 1)
+        out.append(R[:, lo] + (v - lo) * (R[:, hi] - R[:, lo]))
     return out
 
 
@@ -463,8 +475,11 @@ class MMGP:
                 v = (var[:, None] * modes_b ** 2).sum(0)
                 rng = np.random.default_rng([seed, k, j])
                 dz = rng.standard_normal((int(n_samples), mu.shape[0])) * np.sqrt(var)
-                draws = mean + dz @ modes_b
-                q025, q975 = _quantiles(draws, (0.025, 0.975))
+                # draws laid out (N*c, n_samples), contiguous: the per-node quantiles then
+                # partition rows in place (no transposed copy)
+                draws = modes_b.T @ dz.T
+                draws += mean[:, None]
+                q025, q975 = _row_quantiles(draws, (0.025, 0.975))
                 shape = (N,) if ndim == 1 else (N, c)
                 res[name] = {"mean": mean.reshape(shape), "var": v.reshape(shape),
                              "q025": q025.reshape(shape), "q975": q975.reshape(shape)}

@@ -374,6 +374,8 @@ def test_mmgp_errors(standins):
         MMGP().fit(meshes, S, {}, {})
     with pytest.raises(RuntimeError, match="fitted"):
         MMGP().predict(meshes, S)
+    with pytest.raises(ValueError, match="calibration"):
+        MMGP(calibration="kfold")
     model = MMGP(n_modes_geometry=2, n_restarts=1, weights="uniform")
     model.fit(meshes, S, fields, scalars)
     with pytest.raises(ValueError, match=r"Expected scalars_in of shape \(4, 1\)"):
@@ -504,3 +506,25 @@ def test_sampled_quantiles_match_numpy():
         q = _row_quantiles(R, (0.025, 0.975))           # sorts R in place
         np.testing.assert_allclose(q, np.quantile(d, [0.025, 0.975], axis=0), rtol=0, atol=1e-12)
         assert np.all(np.diff(R, axis=1) >= 0)
+
+
+def test_mmgp_calibration_changes_only_the_variances(standins):
+    """calibration="cv" and "loo" fit the same GPs (same means) and differ only in the
+    per-output variance scales."""
+    meshes, S, fields, scalars = _problem(14, seed=4)
+    out = {}
+    for cal in ("loo", "cv"):
+        m = MMGP(n_modes_geometry=3, n_restarts=1, weights="uniform", calibration=cal, seed=0)
+        m.fit(meshes[:12], S[:12], {k: v[:12] for k, v in fields.items()},
+              {k: v[:12] for k, v in scalars.items()})
+        assert m.field_gps["u"].column_variance == cal
+        assert m.scalar_gps["area"].column_variance == cal
+        out[cal] = (m, m.predict(meshes[12:], S[12:], n_samples=50))
+    (ml, pl), (mc, pc) = out["loo"], out["cv"]
+    for name in ("u", "w", "area"):
+        np.testing.assert_allclose(pl[0][name]["mean"], pc[0][name]["mean"], rtol=1e-10)
+    np.testing.assert_array_equal(ml.scalar_gps["area"].theta_, mc.scalar_gps["area"].theta_)
+    assert not np.allclose(ml.scalar_gps["area"].column_scale_, mc.scalar_gps["area"].column_scale_)
+    ratio = pc[0]["area"]["var"] / pl[0]["area"]["var"]
+    np.testing.assert_allclose(ratio, mc.scalar_gps["area"].column_scale_[0]
+                               / ml.scalar_gps["area"].column_scale_[0], rtol=1e-10)

@@ -34,8 +34,9 @@ closed-form leave-one-out (``"loo"``, no refit: cheaper, but optimistic when the
 hyperparameters over-fit, as the many length scales of 250 points in 20-odd inputs do).
 The field on the new mesh is ``T_back (mean + sum_j z_j mode_j)``, linear in z, so its
 per-node variance ``sum_j v_j (T_back mode_j)^2`` is exact (given the GP model; the
-interpolation error of the transfers is not modelled). The 2.5% / 97.5% quantiles of fields are per-node empirical quantiles of ``n_samples`` decoded coefficient draws (seeded);
-those of scalars are the exact Gaussian ones, ``mean -/+ 1.96 std``.
+interpolation error of the transfers is not modelled). The 2.5% / 97.5% quantiles of fields
+are per-node empirical quantiles of ``n_samples`` decoded coefficient draws (seeded); those of
+scalars are the exact Gaussian ones, ``mean -/+ 1.96 std``.
 
 The morphing and transfer functions are reached through the module-level hooks ``_morph``,
 ``_transfer`` and ``_mass``, which import ``gshell.mmgp.morph`` / ``gshell.mmgp.transfer`` lazily

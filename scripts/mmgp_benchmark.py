@@ -6,6 +6,9 @@ Trains on 250 samples and reports, on 100 held-out samples, the RRMSE of each fi
 and training and prediction times. Prints one markdown table.
 
     python scripts/mmgp_benchmark.py [--train 250] [--test 100] [--cache out/tensile2d]
+
+The GP fits work on 250 x 250 matrices, where several BLAS threads cost more than they give: on a
+2-core machine ``OMP_NUM_THREADS=1`` fits several times faster (see BENCHMARKS.md).
 """
 import argparse
 import os

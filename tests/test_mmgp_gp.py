@@ -374,6 +374,8 @@ def test_mmgp_errors(standins):
         MMGP().fit(meshes, S, {}, {})
     with pytest.raises(RuntimeError, match="fitted"):
         MMGP().predict(meshes, S)
+    with pytest.raises(ValueError, match="calibration"):
+        MMGP(calibration="kfold")
     model = MMGP(n_modes_geometry=2, n_restarts=1, weights="uniform")
     model.fit(meshes, S, fields, scalars)
     with pytest.raises(ValueError, match=r"Expected scalars_in of shape \(4, 1\)"):
@@ -427,7 +429,55 @@ def test_gp_column_variance_follows_each_column_error():
                                    gp.predict(Xs, return_cov="diag")[1], rtol=1e-10)
     assert np.all((covs["loo"] >= 0.85) & (covs["loo"] <= 1.0)), covs
     with pytest.raises(ValueError, match="column_variance"):
-        GaussianProcess(column_variance="cv")
+        GaussianProcess(column_variance="kfold")
+    with pytest.raises(ValueError, match="cv_folds"):
+        GaussianProcess(column_variance="cv", cv_folds=1)
+
+
+def test_gp_cv_column_variance_matches_manual_folds():
+    """column_variance="cv": the scale is the mean squared z-score of the held-out points of
+    seeded K-fold refits; here with fixed hyperparameters (optimize=False) so that each fold's
+    GP can be rebuilt by hand. Saved and loaded models keep the scale (not recomputable)."""
+    rng = np.random.default_rng(21)
+    X = rng.uniform(-1, 1, (40, 2))
+    Y = np.stack([_f2(X), np.sin(6 * X[:, 0])], 1) + 0.01 * rng.normal(size=(40, 2))
+    gp = GaussianProcess(optimize=False, seed=3, y_scaling="shared", column_variance="cv",
+                         cv_folds=4).fit(X, Y)
+    z2 = np.zeros(2)
+    for held in np.array_split(np.random.default_rng(3).permutation(40), 4):
+        keep = np.setdiff1d(np.arange(40), held)
+        g = GaussianProcess(optimize=False, y_scaling="shared", column_variance=None)
+        g.fit(X[keep], Y[keep])
+        mean, var = g.predict(X[held], return_cov="diag", include_noise=True)
+        z2 += ((Y[held] - mean) ** 2 / var).sum(0)
+    np.testing.assert_allclose(gp.column_scale_, z2 / 40, rtol=1e-10)
+    assert gp.column_scale_[1] > gp.column_scale_[0]      # the rougher column is wider
+    gp2 = GaussianProcess.from_state(gp.state())
+    np.testing.assert_array_equal(gp2.column_scale_, gp.column_scale_)
+    np.testing.assert_allclose(gp2.predict(X[:5], return_cov="diag")[1],
+                               gp.predict(X[:5], return_cov="diag")[1], rtol=1e-12)
+
+
+def test_gp_cv_variance_is_wider_than_loo_when_hyperparameters_overfit():
+    """Few points in many inputs: the closed-form LOO keeps hyperparameters tuned on the held-out
+    point, so its z-scores are too small; K-fold refits see the honest errors, and cover held-out
+    data at least as well."""
+    rng = np.random.default_rng(22)
+    X = rng.uniform(-1, 1, (40, 8))
+    Xs = rng.uniform(-1, 1, (300, 8))
+
+    def f(Z):
+        return np.sin(2 * Z[:, 0]) + Z[:, 1] * Z[:, 2] + 0.5 * np.cos(3 * Z[:, 3])
+
+    y, ys = f(X), f(Xs)
+    gps = {cv: GaussianProcess(n_restarts=2, seed=0, column_variance=cv).fit(X, y)
+           for cv in ("loo", "cv")}
+    assert gps["cv"].column_scale_[0] > gps["loo"].column_scale_[0]
+    cov = {}
+    for cv, gp in gps.items():
+        mean, var = gp.predict(Xs, return_cov="diag", include_noise=True)
+        cov[cv] = np.mean(np.abs(mean[:, 0] - ys) <= 1.96 * np.sqrt(var[:, 0]))
+    assert cov["cv"] >= cov["loo"] and cov["cv"] >= 0.85, cov
 
 
 def test_mmgp_geometry_modes_chosen_by_loo(standins):
@@ -444,11 +494,37 @@ def test_mmgp_geometry_modes_chosen_by_loo(standins):
 
 
 def test_sampled_quantiles_match_numpy():
-    from gshell.mmgp.model import _quantiles
+    from gshell.mmgp.model import _quantiles, _row_quantiles
 
     rng = np.random.default_rng(13)
-    for S in (2, 7, 200):
+    for S in (2, 7, 200, 201):
         d = rng.normal(size=(S, 50))
-        q = _quantiles(d, (0.025, 0.5, 0.975))
-        np.testing.assert_allclose(q, np.quantile(d, [0.025, 0.5, 0.975], axis=0), rtol=0,
-                                   atol=1e-12)
+        for qs in ((0.025, 0.5, 0.975), (0.0, 1.0), (0.3,)):
+            q = _quantiles(d, qs)
+            np.testing.assert_allclose(q, np.quantile(d, qs, axis=0), rtol=0, atol=1e-12)
+        R = np.ascontiguousarray(d.T)
+        q = _row_quantiles(R, (0.025, 0.975))           # sorts R in place
+        np.testing.assert_allclose(q, np.quantile(d, [0.025, 0.975], axis=0), rtol=0, atol=1e-12)
+        assert np.all(np.diff(R, axis=1) >= 0)
+
+
+def test_mmgp_calibration_changes_only_the_variances(standins):
+    """calibration="cv" and "loo" fit the same GPs (same means) and differ only in the
+    per-output variance scales."""
+    meshes, S, fields, scalars = _problem(14, seed=4)
+    out = {}
+    for cal in ("loo", "cv"):
+        m = MMGP(n_modes_geometry=3, n_restarts=1, weights="uniform", calibration=cal, seed=0)
+        m.fit(meshes[:12], S[:12], {k: v[:12] for k, v in fields.items()},
+              {k: v[:12] for k, v in scalars.items()})
+        assert m.field_gps["u"].column_variance == cal
+        assert m.scalar_gps["area"].column_variance == cal
+        out[cal] = (m, m.predict(meshes[12:], S[12:], n_samples=50))
+    (ml, pl), (mc, pc) = out["loo"], out["cv"]
+    for name in ("u", "w", "area"):
+        np.testing.assert_allclose(pl[0][name]["mean"], pc[0][name]["mean"], rtol=1e-10)
+    np.testing.assert_array_equal(ml.scalar_gps["area"].theta_, mc.scalar_gps["area"].theta_)
+    assert not np.allclose(ml.scalar_gps["area"].column_scale_, mc.scalar_gps["area"].column_scale_)
+    ratio = pc[0]["area"]["var"] / pl[0]["area"]["var"]
+    np.testing.assert_allclose(ratio, mc.scalar_gps["area"].column_scale_[0]
+                               / ml.scalar_gps["area"].column_scale_[0], rtol=1e-10)

@@ -82,7 +82,7 @@ class GaussianProcess:
             variance). With shared hyperparameters over POD coefficients, "shared" keeps the
             energy ordering: per-column scaling would give the noise-like low-energy modes as much
             weight in the likelihood as the leading ones (MMGP uses "shared").
-        column_variance: None, "likelihood" or "loo". Column ``j`` gets its own amplitude
+        column_variance: None, "likelihood", "loo" or "cv". Column ``j`` gets its own amplitude
             ``c_j`` on top of the shared hyperparameters (the kernel of column j is ``c_j K``,
             standardised data, ``alpha = K^-1 Y``): "likelihood", the closed-form maximiser of its
             likelihood, ``c_j = y_j^T alpha_j / n`` (1 for q = 1 at an interior optimum); "loo",
@@ -94,6 +94,13 @@ class GaussianProcess:
             predictive variance of column ``j`` is multiplied by ``c_j``. With shared
             hyperparameters, one amplitude for all columns would give every POD coefficient the
             same variance in standardised units, whatever its error. None: ``c_j = 1``.
+            "cv": ``c_j`` is the mean squared z-score of held-out points in ``cv_folds``-fold
+            cross-validation *with the hyperparameters re-optimised on each fold* (one start,
+            from the full fit's; seeded folds). The closed-form LOO keeps the hyperparameters
+            fitted on all points, held-out ones included, and so under-estimates held-out errors
+            when the hyperparameters over-fit (few points, many length scales); "cv" costs
+            ``cv_folds`` extra fits.
+        cv_folds: int >= 2, the folds of ``column_variance="cv"`` (at most n).
 
     Attributes (after ``fit``):
         column_scale_: (q,) float64, the per-column amplitudes ``c_j`` (ones without
@@ -110,17 +117,21 @@ class GaussianProcess:
 
     def __init__(self, n_restarts=5, seed=0, length_scale_bounds=(1e-2, 1e3),
                  signal_variance_bounds=(1e-2, 1e2), noise_bounds=(1e-8, 1.0), optimize=True,
-                 y_scaling="per_column", column_variance="likelihood"):
+                 y_scaling="per_column", column_variance="likelihood", cv_folds=5):
         if y_scaling not in ("per_column", "shared"):
             raise ValueError('Expected y_scaling to be "per_column" or "shared" but got %r'
                              % (y_scaling,))
         self.y_scaling = y_scaling
         if column_variance is True:
             column_variance = "likelihood"
-        if column_variance not in (None, False, "likelihood", "loo"):
-            raise ValueError('Expected column_variance to be None, "likelihood" or "loo" but got %r'
-                             % (column_variance,))
+        if column_variance not in (None, False, "likelihood", "loo", "cv"):
+            raise ValueError('Expected column_variance to be None, "likelihood", "loo" or "cv" but '
+                             'got %r' % (column_variance,))
         self.column_variance = column_variance or None
+        if isinstance(cv_folds, bool) or int(cv_folds) != cv_folds or cv_folds < 2:
+            raise ValueError("Expected cv_folds to be an int >= 2 but got %r" % (cv_folds,))
+        self.cv_folds = int(cv_folds)
+        self._theta_warm = None
         if int(n_restarts) != n_restarts or n_restarts < 1:
             raise ValueError("Expected n_restarts to be an int >= 1 but got %r" % (n_restarts,))
         for name, b in (("length_scale_bounds", length_scale_bounds),
@@ -226,6 +237,8 @@ class GaussianProcess:
         theta0 = np.concatenate([np.zeros(p), [0.0, np.log(1e-2)]])
         if self.theta_ is not None and self.theta_.shape == theta0.shape and not self.optimize:
             theta0 = self.theta_
+        if self._theta_warm is not None and self._theta_warm.shape == theta0.shape:
+            theta0 = self._theta_warm
         bounds = self._bounds(p)
         lo = np.array([b[0] for b in bounds])
         hi = np.array([b[1] for b in bounds])
@@ -259,7 +272,33 @@ class GaussianProcess:
         self.theta_ = np.asarray(best_theta, dtype=np.float64)
         self.lml_ = float(best)
         self._factorise()
+        if self.column_variance == "cv":
+            self.column_scale_ = self._cv_scale(X, Y)
         return self
+
+    def _cv_scale(self, X, Y):
+        """(q,) mean squared held-out z-scores of K-fold cross-validation with refitted
+        hyperparameters (``column_variance="cv"``); ones when n < 2."""
+        n = X.shape[0]
+        k = min(self.cv_folds, n)
+        if k < 2:
+            return np.ones(Y.shape[1])
+        folds = np.array_split(np.random.default_rng(self.seed).permutation(n), k)
+        z2 = np.zeros(Y.shape[1])
+        for held in folds:
+            keep = np.setdiff1d(np.arange(n), held)
+            g = GaussianProcess(n_restarts=1, seed=self.seed, optimize=self.optimize,
+                                length_scale_bounds=self.length_scale_bounds,
+                                signal_variance_bounds=self.signal_variance_bounds,
+                                noise_bounds=self.noise_bounds, y_scaling=self.y_scaling,
+                                column_variance=None)
+            g._theta_warm = self.theta_
+            if not self.optimize:
+                g.theta_ = self.theta_
+            g.fit(X[keep], Y[keep])
+            mean, var = g.predict(X[held], return_cov="diag", include_noise=True)
+            z2 += ((Y[held] - mean) ** 2 / np.maximum(var, 1e-300)).sum(0)
+        return np.maximum(z2 / n, 1e-12)
 
     def _factorise(self):
         ls, s2, noise = self._unpack(self.theta_)
@@ -377,6 +416,7 @@ class GaussianProcess:
                 prefix + "y_mean": self.y_mean_, prefix + "y_std": self.y_std_,
                 prefix + "lml": np.array(self.lml_),
                 prefix + "column_variance": np.array(self.column_variance or ""),
+                prefix + "column_scale": self.column_scale_,
                 prefix + "bounds": np.array([self.length_scale_bounds, self.signal_variance_bounds,
                                              self.noise_bounds])}
 
@@ -398,4 +438,6 @@ class GaussianProcess:
         gp.lml_ = float(state[prefix + "lml"])
         gp._fitted = True
         gp._factorise()
+        if prefix + "column_scale" in state:
+            gp.column_scale_ = np.asarray(state[prefix + "column_scale"], dtype=np.float64)
         return gp

@@ -475,20 +475,22 @@ def write_glb(path, verts, faces):
     if v.shape[0] == 0:
         raise ValueError("Expected at least one vertex for a GLB file but got an empty mesh")
     doc, binary = _gltf_doc(v, f)
-    pad = lambda b, c: b + c * (-len(b) % 4)  # noqa: E731
-    js = pad(json.dumps(doc, separators=(",", ":")).encode("utf-8"), b" ")
+    js = _pad4(json.dumps(doc, separators=(",", ":")).encode("utf-8"), b" ")
     total = 12 + 8 + len(js) + 8 + len(binary)
     write_bytes(path, [struct.pack("<4sII", b"glTF", 2, total),
                          struct.pack("<I4s", len(js), b"JSON"), js,
                          struct.pack("<I4s", len(binary), b"BIN\0"), binary])
 
 
+def _pad4(b, fill):
+    """``b`` padded with the byte ``fill`` to a multiple of 4 bytes (glTF chunk alignment)."""
+    return b + fill * (-len(b) % 4)
+
+
 def _gltf_doc(v, f):
     """The glTF document (dict) and binary buffer of one triangle mesh."""
-    pos = v.astype("<f4").tobytes()
-    idx = f.astype("<u4").tobytes()
-    pad = lambda b, c: b + c * (-len(b) % 4)  # noqa: E731
-    pos, idx = pad(pos, b"\0"), pad(idx, b"\0")
+    pos = _pad4(v.astype("<f4").tobytes(), b"\0")
+    idx = _pad4(f.astype("<u4").tobytes(), b"\0")
     prim = {"attributes": {"POSITION": 0}, "mode": 4}
     views = [{"buffer": 0, "byteOffset": 0, "byteLength": v.nbytes, "target": 34962}]
     accessors = [{"bufferView": 0, "componentType": 5126, "count": int(v.shape[0]), "type": "VEC3",

@@ -14,6 +14,16 @@ def cuda_ready():
     return bool(gshell.build_info()["with_cuda"])
 
 
+@pytest.fixture(scope="module")
+def samples():
+    """The folder of sample meshes shipped inside pymeshlab (cow, bone, airplane, a range scan)."""
+    pymeshlab = pytest.importorskip("pymeshlab")
+    d = os.path.join(os.path.dirname(pymeshlab.__file__), "tests", "sample_meshes")
+    if not os.path.isdir(d):
+        pytest.skip("pymeshlab ships no sample meshes here")
+    return d
+
+
 def pytest_collection_modifyitems(config, items):
     if cuda_ready():
         return

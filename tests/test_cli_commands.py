@@ -15,15 +15,6 @@ from gshell import cli
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope="module")
-def samples():
-    pymeshlab = pytest.importorskip("pymeshlab")
-    d = os.path.join(os.path.dirname(pymeshlab.__file__), "tests", "sample_meshes")
-    if not os.path.isdir(d):
-        pytest.skip("pymeshlab ships no sample meshes here")
-    return d
-
-
 def _run(*argv, env_extra=None):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.pop("GSHELL_DEBUG", None)

@@ -1,26 +1,12 @@
 """gshell.io: load_mesh/save_mesh over every format, conversions, tet grid I/O, mesh_info, on the
 sample meshes shipped inside pymeshlab (cow, bone, airplane, a range scan) and broken copies."""
 import os
-import shutil
 
 import numpy as np
 import pytest
 import torch
 
 import gshell.io as gio
-
-
-def _samples():
-    pymeshlab = pytest.importorskip("pymeshlab")
-    d = os.path.join(os.path.dirname(pymeshlab.__file__), "tests", "sample_meshes")
-    if not os.path.isdir(d):
-        pytest.skip("pymeshlab ships no sample meshes here")
-    return d
-
-
-@pytest.fixture(scope="module")
-def samples():
-    return _samples()
 
 
 @pytest.fixture(scope="module")

@@ -467,6 +467,24 @@ def _mmgp_samples(folder, rng):
     return [dataset.load_sample(f) for f in files[a:b]]
 
 
+def _mmgp_inputs(samples, kind):
+    """The model's input scalars of dataset samples: "scaled" ([tx/E, ty/E, E]) or "raw"."""
+    import numpy as np
+
+    from gshell.mmgp import dataset
+
+    x = np.stack([s["scalars_in"] for s in samples])
+    if kind == "raw":
+        return x
+    if kind == "scaled":
+        try:
+            return dataset.scaled_inputs(x)
+        except ValueError as e:
+            raise CLIError("gshell mmgp: error: --inputs scaled needs the samples' [tx, ty, E] "
+                           "inputs: %s" % e) from None
+    raise CLIError("gshell mmgp: error: the model's input kind %r is not 'raw' or 'scaled'" % kind)
+
+
 def _cmd_mmgp(args):
     import numpy as np
 
@@ -490,8 +508,9 @@ def _cmd_mmgp(args):
         samples = _mmgp_samples(args.data, args.samples)
         model = MMGP(weights=args.weights, n_restarts=args.restarts, seed=args.seed,
                      landmarks=None if args.landmarks == "none" else args.landmarks)
+        model.info["inputs"] = args.inputs
         model.fit([(s["points"], s["triangles"]) for s in samples],
-                  np.stack([s["scalars_in"] for s in samples]),
+                  _mmgp_inputs(samples, args.inputs),
                   {k: [s["fields"][k] for s in samples] for k in samples[0]["fields"]},
                   {k: np.array([s["scalars_out"][k] for s in samples]) for k in samples[0]["scalars_out"]},
                   progress=not quiet)
@@ -507,7 +526,8 @@ def _cmd_mmgp(args):
     model = MMGP.load(args.model)
     samples = _mmgp_samples(args.data, args.samples)
     preds = model.predict([(s["points"], s["triangles"]) for s in samples],
-                          np.stack([s["scalars_in"] for s in samples]), n_samples=args.n_samples)
+                          _mmgp_inputs(samples, model.info.get("inputs", "raw")),
+                          n_samples=args.n_samples)
     if args.out:
         from gshell._atomic import save_npz
 
@@ -888,6 +908,10 @@ def build_parser():
     f.add_argument("--restarts", type=int, default=3, help="GP optimiser restarts (default: 3)")
     f.add_argument("--landmarks", default="corners", choices=("corners", "none"),
                    help="pin the boundary corners at common disk angles (default: corners)")
+    f.add_argument("--inputs", default="scaled", choices=("scaled", "raw"),
+                   help="input scalars: the samples' [tx, ty, E] ('raw') or [tx/E, ty/E, E] "
+                        "('scaled', see gshell.mmgp.dataset.scaled_inputs; default); recorded in "
+                        "the model for predict")
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--force", action="store_true", help="overwrite MODEL if it exists")
     q = msub.add_parser("predict", help="predict samples START:STOP and report the errors",

@@ -35,6 +35,47 @@ def test_generate_fit_predict(data_dir, tmp_path, capsys):
     assert cli.main(["mmgp", "fit", str(data_dir), str(model), "--samples", "0:10", "-q"]) == 2
 
 
+def test_fit_records_the_inputs_and_predict_builds_them_alike(data_dir, tmp_path):
+    """--inputs scaled (default) trains on [tx/E, ty/E, E] and predict feeds the same; raw on
+    the samples' [tx, ty, E]; the two models differ."""
+    from gshell import cli
+    from gshell.mmgp import dataset
+    from gshell.mmgp.model import MMGP
+
+    samples = [dataset.load_sample(f) for f in sorted(data_dir.glob("*.npz"))]
+    test = samples[10:14]
+    means = {}
+    for kind in ("scaled", "raw"):
+        path = tmp_path / ("%s.npz" % kind)
+        extra = [] if kind == "scaled" else ["--inputs", "raw"]
+        assert cli.main(["mmgp", "fit", str(data_dir), str(path), "--samples", "0:10",
+                         "--restarts", "1", "-q"] + extra) == 0
+        m = MMGP.load(path)
+        assert m.info == {"inputs": kind}
+        pred = tmp_path / ("p_%s.npz" % kind)
+        assert cli.main(["mmgp", "predict", str(path), str(data_dir), "--samples", "10:14",
+                         "--out", str(pred), "--n-samples", "20", "-q"]) == 0
+        x = np.stack([s["scalars_in"] for s in test])
+        want = m.predict([(s["points"], s["triangles"]) for s in test],
+                         dataset.scaled_inputs(x) if kind == "scaled" else x, n_samples=20)
+        with np.load(pred) as z:
+            for i in range(len(test)):
+                np.testing.assert_array_equal(z["sample%d/u/mean" % i], want[i]["u"]["mean"])
+            means[kind] = z["sample0/u/mean"]
+    assert not np.allclose(means["scaled"], means["raw"])
+    # a model without the record (saved by the Python API) is fed the raw inputs
+    m = MMGP.load(tmp_path / "raw.npz")
+    m.info = {}
+    m.save(tmp_path / "bare.npz")
+    assert cli.main(["mmgp", "predict", str(tmp_path / "bare.npz"), str(data_dir), "--samples",
+                     "10:14", "--out", str(tmp_path / "p_bare.npz"), "--n-samples", "20",
+                     "-q"]) == 0
+    with np.load(tmp_path / "p_bare.npz") as z:
+        np.testing.assert_array_equal(z["sample0/u/mean"], means["raw"])
+    assert cli.main(["mmgp", "fit", str(data_dir), str(tmp_path / "x.npz"), "--inputs", "log",
+                     "-q"]) == 2
+
+
 def test_mmgp_beats_the_mean_on_plates(data_dir):
     from gshell.mmgp import dataset
     from gshell.mmgp.evaluate import field_rrmse

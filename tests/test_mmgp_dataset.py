@@ -110,6 +110,27 @@ def test_clamped_solution_is_fixed_at_bottom_and_balances_the_load():
     assert abs(np.mean(r["sigma"][mid, 1]) - 1.0) < 0.1
 
 
+def test_scaled_inputs_carry_what_the_solution_depends_on():
+    """scaled_inputs' premise holds for the solver: u depends on the load only through t / E
+    and sigma only through t; the map is one-to-one."""
+    p, t = make_plate(3, mesh_size=0.1)[:2]
+    a = solve_elasticity(p, t, (0.05, 0.8), E=0.9)
+    b = solve_elasticity(p, t, (0.1, 1.6), E=1.8)        # same t / E, twice t
+    np.testing.assert_allclose(b["u"], a["u"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(b["sigma_vm"], 2.0 * a["sigma_vm"], rtol=1e-9)
+    x = np.array([[0.05, 0.8, 0.9], [-0.1, 1.5, 1.2]])
+    y = dataset.scaled_inputs(x)
+    np.testing.assert_allclose(y, [[0.05 / 0.9, 0.8 / 0.9, 0.9], [-0.1 / 1.2, 1.5 / 1.2, 1.2]])
+    np.testing.assert_allclose(np.c_[y[:, :2] * y[:, 2:], y[:, 2]], x)      # inverse
+    assert np.array_equal(dataset.scaled_inputs(x[1]), y[1]) and x[0, 0] == 0.05   # no in-place
+    with pytest.raises(ValueError, match=r"shape \(3,\) or \(n, 3\)"):
+        dataset.scaled_inputs(x[:, :2])
+    with pytest.raises(ValueError, match="finite"):
+        dataset.scaled_inputs([0.0, np.nan, 1.0])
+    with pytest.raises(ValueError, match="E"):
+        dataset.scaled_inputs([0.0, 1.0, 0.0])
+
+
 def test_solve_rejects_bad_input():
     p, t = _rectangle()
     with pytest.raises(ValueError, match="traction"):

@@ -335,11 +335,17 @@ def test_mmgp_end_to_end_beats_mean_and_roundtrips(standins, tmp_path):
     assert np.sqrt(np.mean((pred_area - true_area) ** 2)) < 0.5 * np.std(true_area)
 
     path = tmp_path / "model.npz"
+    model.info = {"set": object()}
+    with pytest.raises(TypeError, match="MMGP.info"):
+        model.save(path)
+    assert list(tmp_path.iterdir()) == []
+    model.info = {"inputs": "scaled", "runs": [1, 2]}
     model.save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
     with np.load(path, allow_pickle=False) as z:
         assert all(z[k].dtype != object for k in z.files)
     loaded = MMGP.load(path)
+    assert loaded.info == {"inputs": "scaled", "runs": [1, 2]}
     out2 = loaded.predict(meshes[te], S[te], n_samples=100)
     for o1, o2 in zip(out, out2):
         for name in ("u", "w", "area"):

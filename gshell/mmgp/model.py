@@ -201,6 +201,11 @@ class MMGP:
             training set (see the module docstring); the geometry-mode choice always uses the
             closed-form LOO errors.
 
+    Attributes:
+        info: dict of JSON-serialisable metadata (empty at first), saved and loaded with the
+            model: e.g. how the input scalars were built (``gshell mmgp fit`` records
+            ``{"inputs": "scaled"}`` there so that ``predict`` builds them the same way).
+
     Example:
         >>> model = MMGP(n_modes_geometry=8, seed=0)
         >>> model.fit(meshes, scalars_in, {"u": fields}, {"lift": lift})
@@ -246,6 +251,7 @@ class MMGP:
         self.landmarks = landmarks
         self.corner_turn = float(corner_turn)
         self.corner_angles = None
+        self.info = {}
         self._fitted = False
 
     def _config(self):
@@ -515,9 +521,17 @@ class MMGP:
         meta = {"format": _FORMAT, "config": self._config(), "fields": self.field_names,
                 "field_shape": {k: list(v) for k, v in self.field_shape.items()},
                 "field_has_gp": {k: self.field_gps[k] is not None for k in self.field_names},
-                "scalars": self.scalar_names, "n_scalars_in": self.n_scalars_in}
+                "scalars": self.scalar_names, "n_scalars_in": self.n_scalars_in,
+                "info": self.info}
+        if not isinstance(self.info, dict):
+            raise TypeError("Expected MMGP.info to be a dict but got %s" % type(self.info).__name__)
+        try:
+            meta = json.dumps(meta)
+        except (TypeError, ValueError) as e:
+            raise TypeError("Expected MMGP.info to be a dict of JSON-serialisable values but "
+                            "got %r (%s)" % (self.info, e)) from None
         M = sp.csr_matrix(self.mass)
-        arrays = {"meta": np.array(json.dumps(meta)),
+        arrays = {"meta": np.array(meta),
                   "common_disk": self.common_disk, "common_triangles": self.common_triangles,
                   "common_points": self.common_points, "mass_data": M.data,
                   "mass_indices": M.indices, "mass_indptr": M.indptr,
@@ -553,6 +567,7 @@ class MMGP:
             raise ValueError("Expected format %r but got %r" % (_FORMAT, meta.get("format")))
         model = cls(**meta["config"])
         model.corner_angles = st.get("corner_angles")
+        model.info = dict(meta.get("info", {}))
         model.common_disk = st["common_disk"]
         model.common_triangles = st["common_triangles"]
         model.common_points = st["common_points"]

@@ -99,21 +99,10 @@ void fill_rows_weights(const scalar_t* x, int64_t n, const Level<scalar_t>& lv, 
       }
     }
   } else {
-    const scalar_t G = (sqrt(scalar_t(D + 1)) - scalar_t(1)) / scalar_t(D);
     for (int64_t b = 0; b < n; ++b) {
-      const scalar_t* xb = x + b * D;
-      scalar_t p[D], sum = 0;
-      for (int i = 0; i < D; ++i) {
-        p[i] = clamp01(xb[i]) * lv.scale;
-        sum += p[i];
-      }
       int32_t k[D];
       scalar_t f[D];
-      for (int i = 0; i < D; ++i) {
-        const scalar_t q = p[i] + G * sum;
-        k[i] = static_cast<int32_t>(q);  // q >= 0: truncation is floor
-        f[i] = q - static_cast<scalar_t>(k[i]);
-      }
+      simplex_cell<D>(x + b * D, lv.scale, k, f);
       // rank[i]: the position of dimension i in the stable descending order of the fractions.
       idx_t h = 0, step[D];
       scalar_t fs[D + 1];

@@ -99,23 +99,36 @@ GSHELL_HD void grid_corners(const scalar_t* x, scalar_t scale, int32_t R, Fn&& f
   }
 }
 
-template <int D, bool WITH_GRAD, typename scalar_t, typename Fn>
-GSHELL_HD void simplex_corners(const scalar_t* x, scalar_t scale, Fn&& fn) {
-  const scalar_t G = (sqrt(scalar_t(D + 1)) - scalar_t(1)) / scalar_t(D);
+// The skew factor G of the D-dimensional simplex lattice.
+template <int D, typename scalar_t>
+GSHELL_HD scalar_t simplex_skew() {
+  return (sqrt(scalar_t(D + 1)) - scalar_t(1)) / scalar_t(D);
+}
+
+// Skewed cell k (D ints) and fractions f (D) of point x, as in the header comment.
+template <int D, typename scalar_t>
+GSHELL_HD void simplex_cell(const scalar_t* x, scalar_t scale, int32_t* k, scalar_t* f) {
+  const scalar_t G = simplex_skew<D, scalar_t>();
   scalar_t p[D], sum = 0;
   for (int i = 0; i < D; ++i) {
     p[i] = clamp01(x[i]) * scale;
     sum += p[i];
   }
-  int32_t k[D];
-  scalar_t f[D];
-  int pi[D];
   for (int i = 0; i < D; ++i) {
     const scalar_t q = p[i] + G * sum;
     k[i] = static_cast<int32_t>(q);  // q >= 0: truncation is floor
     f[i] = q - static_cast<scalar_t>(k[i]);
-    pi[i] = i;
   }
+}
+
+template <int D, bool WITH_GRAD, typename scalar_t, typename Fn>
+GSHELL_HD void simplex_corners(const scalar_t* x, scalar_t scale, Fn&& fn) {
+  const scalar_t G = simplex_skew<D, scalar_t>();
+  int32_t k[D];
+  scalar_t f[D];
+  simplex_cell<D>(x, scale, k, f);
+  int pi[D];
+  for (int i = 0; i < D; ++i) pi[i] = i;
   // Stable insertion sort of the dimensions by descending fraction.
   for (int i = 1; i < D; ++i) {
     const int v = pi[i];

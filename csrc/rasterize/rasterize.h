@@ -166,6 +166,15 @@ GSHELL_HD bool tri_setup(const scalar_t* q0, const scalar_t* q1, const scalar_t*
 }
 
 // NDC centre of pixel i of n.
+// One pixel of the rast output: (u, v, z/w, triangle_id + 1), what nvdiffrast writes.
+template <typename scalar_t>
+GSHELL_HD void write_rast(scalar_t* o, double u, double v, double zd, int64_t f) {
+  o[0] = static_cast<scalar_t>(u);
+  o[1] = static_cast<scalar_t>(v);
+  o[2] = static_cast<scalar_t>(zd);
+  o[3] = static_cast<scalar_t>(f + 1);
+}
+
 GSHELL_HD double pixel_ndc(int i, int n) { return (2.0 * i + 1.0) / n - 1.0; }
 
 // Columns [lo, hi] of row py (NDC) that may be covered, within the bounding box: the interval

@@ -97,11 +97,7 @@ void rasterize_impl(const at::Tensor& pos, const at::Tensor& tri, const Rasteriz
             float zw;
             if (!tri_eval(st, xs[x], py, u, v, zd, zw) || !(zw < zrow[x])) continue;
             zrow[x] = zw;
-            scalar_t* o = out + int64_t(x) * 4;
-            o[0] = static_cast<scalar_t>(u);
-            o[1] = static_cast<scalar_t>(v);
-            o[2] = static_cast<scalar_t>(zd);
-            o[3] = static_cast<scalar_t>(f + 1);
+            write_rast(out + int64_t(x) * 4, u, v, zd, f);
           }
         }
       }

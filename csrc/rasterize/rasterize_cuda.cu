@@ -64,10 +64,7 @@ __global__ void resolve_kernel(const scalar_t* __restrict__ pos, const int32_t* 
     float zw;
     if (tri_setup(pb + 4 * t[0], pb + 4 * t[1], pb + 4 * t[2], p.H, p.W, st))
       tri_eval(st, pixel_ndc(x, p.W), pixel_ndc(y, p.H), u, v, zd, zw);
-    o[0] = static_cast<scalar_t>(u);
-    o[1] = static_cast<scalar_t>(v);
-    o[2] = static_cast<scalar_t>(zd);
-    o[3] = static_cast<scalar_t>(f + 1);
+    write_rast(o, u, v, zd, f);
   }
 }
 

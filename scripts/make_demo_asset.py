@@ -1,4 +1,5 @@
-"""Writes assets/cup.ply: the open surface the main demo reconstructs.
+"""Writes assets/cup.ply: the open surface the main demo reconstructs (or, with --shape tube, a
+second open test surface: a bent tube with two boundary loops).
 
 A cup without a lid: a surface of revolution around +y made of a flat bottom, a rounded bottom
 edge (a quarter circle) and a flared wall whose rim height waves three times around the axis.
@@ -6,7 +7,12 @@ One connected surface, disk topology (one boundary loop: the rim), no thickness,
 point out of the cup (down under the bottom, away from the axis on the wall). Fits in
 [-0.4, 0.4]^3 so it sits well inside the [-0.5, 0.5]^3 tet grid.
 
-    python scripts/make_demo_asset.py [--out assets/cup.ply] [--segments 128]
+A tube without ends: a circular section of radius 0.12 swept along a 140-degree arc of radius
+0.26 (a macaroni), one component, genus 0, two boundary loops, wound so normals point away from
+its axis. Most of its inside is seen by no camera of a sphere around it, which is what it tests:
+a watertight first stage closes it into a thick-walled tube whose inner wall must be cut away.
+
+    python scripts/make_demo_asset.py [--shape cup|tube] [--out assets/cup.ply] [--segments 128]
 """
 import argparse
 import math
@@ -64,14 +70,48 @@ def cup(segments=128, spacing=0.01):
     return verts, faces
 
 
+def tube(segments=64, rings=120, radius=0.12, bend=0.26, arc_deg=140.0):
+    """(V, 3) float32 vertices and (F, 3) int64 faces of the bent tube (centred at the origin)."""
+    half = math.radians(arc_deg) / 2
+    phi = np.linspace(-half, half, rings)[:, None]                  # along the arc
+    th = 2 * math.pi * np.arange(segments)[None] / segments         # around the section
+    shift = bend * (1 + math.cos(half)) / 2 + radius * (1 - math.cos(half)) / 2
+    x = (bend + radius * np.cos(th)) * np.cos(phi) - shift
+    y = (bend + radius * np.cos(th)) * np.sin(phi)
+    z = radius * np.sin(th) + 0 * phi
+    verts = np.stack([x, y, z], -1).reshape(-1, 3).astype(np.float32)
+    i = np.arange(rings - 1)[:, None] * segments
+    j = np.arange(segments)[None]
+    jn = (j + 1) % segments
+    a, b, c, d = i + j, i + jn, i + segments + jn, i + segments + j
+    faces = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3),
+                            np.stack([a, d, c], -1).reshape(-1, 3)]).astype(np.int64)
+    # outward: the first face's normal points away from the arc (its ring centre)
+    v = verts.astype(np.float64)
+    f0 = faces[0]
+    n0 = np.cross(v[f0[1]] - v[f0[0]], v[f0[2]] - v[f0[0]])
+    axis = np.array([bend * math.cos(-half) - shift, bend * math.sin(-half), 0.0])
+    if np.dot(n0, v[f0].mean(0) - axis) < 0:
+        faces = faces[:, [0, 2, 1]]
+    return verts, faces
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--out", default=os.path.join("assets", "cup.ply"))
-    ap.add_argument("--segments", type=int, default=128)
+    ap.add_argument("--shape", default="cup", choices=("cup", "tube"))
+    ap.add_argument("--out", default=None, help="default: assets/cup.ply, or out/tube.ply")
+    ap.add_argument("--segments", type=int, default=None, help="around the axis (cup 128, tube 64)")
     args = ap.parse_args(argv)
     from gshell.io import write_ply
 
-    verts, faces = cup(args.segments)
+    if args.out is None:
+        args.out = os.path.join("assets", "cup.ply") if args.shape == "cup" else os.path.join(
+            "out", "tube.ply")
+    if args.shape == "cup":
+        verts, faces = cup(args.segments or 128)
+    else:
+        verts, faces = tube(args.segments or 64)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     write_ply(args.out, verts, faces)
     print("wrote %s: %d vertices, %d faces" % (args.out, len(verts), len(faces)))
 

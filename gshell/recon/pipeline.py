@@ -78,7 +78,7 @@ class ReconConfig:
     steps: Tuple[int, ...] = (300, 250)
     image_res: Tuple[int, ...] = (128, 192)
     views_per_step: int = 4
-    lr_sdf: float = 3e-3
+    lr_sdf: float = 1e-2
     lr_msdf: float = 1e-2
     lr_deform: float = 3e-2
     lr_decay: float = 0.2
@@ -88,7 +88,7 @@ class ReconConfig:
     w_carve: float = 20.0
     w_sdf_reg: float = 0.02
     w_open: float = 0.0
-    w_unseen: float = 1e-3
+    w_unseen: float = 0.1
     w_msdf_smooth: float = 5e-3
     visibility_every: int = 10
     min_component: float = 0.01

@@ -285,3 +285,29 @@ def test_reconstruction_graph_has_no_atomic_scatter():
         stack.extend(n for n, _ in node.next_functions)
     assert "IndexSelectBackward0" in kinds and "AccumulateGrad" in kinds
     assert not {"IndexBackward0", "IndexPutBackward0", "PutBackward0"} & kinds, kinds
+
+
+def test_open_tube_whose_inside_no_camera_sees():
+    """A bent open tube (``scripts/make_demo_asset.py --shape tube``, coarser): the watertight
+    stage makes a thick-walled tube, and the reconstruction must cut away the inner wall that no
+    camera sees (precision: the previous defaults, lr_sdf 3e-3 and w_unseen 1e-3, left it and
+    gave precision 0.67 here) without cutting the tube itself (recall). Reduced settings, about
+    20 s; the full-size run is in BENCHMARKS.md."""
+    import sys
+
+    from gshell import metrics
+    from gshell.recon import ReconConfig, reconstruct
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "scripts"))
+    from make_demo_asset import tube
+
+    v, f = (torch.from_numpy(a) for a in tube(segments=32, rings=60))
+    v = rv.normalize_mesh(v)[0]
+    views = rv.synthetic_views(v, f, n_views=16, resolution=128)
+    cfg = ReconConfig(grid_res=(24, 32), steps=(150, 120), image_res=(96, 128))
+    res = reconstruct(views, cfg, quiet=True)
+    m = metrics.compare_meshes(res.verts, res.faces, v, f, n=50000)
+    # seed 0 gives precision 0.99, another view order 0.90; the previous defaults 0.67
+    assert m["precision"] > 0.8 and m["recall"] > 0.9, m
+    assert m["chamfer_rel"] < 0.006, m

@@ -1,5 +1,5 @@
 """Writes assets/cup.ply: the open surface the main demo reconstructs (or, with --shape tube, a
-second open test surface: a bent tube with two boundary loops).
+second open test surface: a bent tube with two boundary loops; with --shape torus, a closed one).
 
 A cup without a lid: a surface of revolution around +y made of a flat bottom, a rounded bottom
 edge (a quarter circle) and a flared wall whose rim height waves three times around the axis.
@@ -12,7 +12,11 @@ A tube without ends: a circular section of radius 0.12 swept along a 140-degree 
 its axis. Most of its inside is seen by no camera of a sphere around it, which is what it tests:
 a watertight first stage closes it into a thick-walled tube whose inner wall must be cut away.
 
-    python scripts/make_demo_asset.py [--shape cup|tube] [--out assets/cup.ply] [--segments 128]
+A torus: tube radius 0.1 around a circle of radius 0.3 in the xy plane, watertight, genus 1,
+normals outward.
+
+    python scripts/make_demo_asset.py [--shape cup|tube|torus] [--out assets/cup.ply]
+                                      [--segments 128]
 """
 import argparse
 import math
@@ -96,21 +100,44 @@ def tube(segments=64, rings=120, radius=0.12, bend=0.26, arc_deg=140.0):
     return verts, faces
 
 
+def torus(segments=48, rings=96, radius=0.1, center_radius=0.3):
+    """(V, 3) float32 vertices and (F, 3) int64 faces of a closed torus around +z."""
+    u = 2 * math.pi * np.arange(rings)[:, None] / rings             # around the z axis
+    v = 2 * math.pi * np.arange(segments)[None] / segments          # around the section
+    ring = center_radius + radius * np.cos(v)
+    verts = np.stack([ring * np.cos(u), ring * np.sin(u), radius * np.sin(v) + 0 * u], -1)
+    verts = verts.reshape(-1, 3).astype(np.float32)
+    i = np.arange(rings)[:, None]
+    j = np.arange(segments)[None]
+
+    def at(a, b):
+        return (a % rings) * segments + b % segments
+
+    a, b, c, d = at(i, j), at(i, j + 1), at(i + 1, j + 1), at(i + 1, j)
+    # d/du x d/dv points outward, so each quad (a, b, c, d) is split as (a, c, b), (a, d, c)
+    faces = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3),
+                            np.stack([a, d, c], -1).reshape(-1, 3)]).astype(np.int64)
+    return verts, faces
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shape", default="cup", choices=("cup", "tube"))
-    ap.add_argument("--out", default=None, help="default: assets/cup.ply, or out/tube.ply")
-    ap.add_argument("--segments", type=int, default=None, help="around the axis (cup 128, tube 64)")
+    ap.add_argument("--shape", default="cup", choices=("cup", "tube", "torus"))
+    ap.add_argument("--out", default=None, help="default: assets/cup.ply, or out/SHAPE.ply")
+    ap.add_argument("--segments", type=int, default=None,
+                    help="around the axis or section (cup 128, tube 64, torus 48)")
     args = ap.parse_args(argv)
     from gshell.io import write_ply
 
     if args.out is None:
         args.out = os.path.join("assets", "cup.ply") if args.shape == "cup" else os.path.join(
-            "out", "tube.ply")
+            "out", args.shape + ".ply")
     if args.shape == "cup":
         verts, faces = cup(args.segments or 128)
-    else:
+    elif args.shape == "tube":
         verts, faces = tube(args.segments or 64)
+    else:
+        verts, faces = torus(args.segments or 48)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     write_ply(args.out, verts, faces)
     print("wrote %s: %d vertices, %d faces" % (args.out, len(verts), len(faces)))

@@ -18,13 +18,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 def loops_info(verts, faces):
     """[(edges, centroid)] of the boundary loops of a mesh, largest first."""
-    from gshell.ops.mesh_components import connected_components
+    from gshell.ops.mesh_components import boundary_edges, connected_components
 
-    nv = verts.shape[0]
-    d = faces[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2)
-    key = torch.minimum(d[:, 0], d[:, 1]) * nv + torch.maximum(d[:, 0], d[:, 1])
-    _, inv, counts = torch.unique(key, return_inverse=True, return_counts=True)
-    be = d[counts[inv] == 1]
+    be = boundary_edges(faces, verts.shape[0])
     if be.shape[0] == 0:
         return []
     bv, local = torch.unique(be.reshape(-1), return_inverse=True)

@@ -334,8 +334,8 @@ struct HvpBuffer {
       : need_dw(need_dw_), need_hv(need_hv_), rows(kBlock * C + kPrefetch, 0), w(kBlock * C),
         a(kBlock * C), dw(need_dw ? kBlock * C * D : 0), hv(need_hv ? kBlock * C * D : 0) {}
 
-  void fill(const scalar_t* x, const scalar_t* gg_x, int64_t b0, int64_t b1, scalar_t scale,
-            int32_t R, bool hashed, int64_t off, int64_t size, int F) {
+  void fill(const scalar_t* x, const scalar_t* gg_x, int64_t b0, int64_t b1,
+            const Level<scalar_t>& lv, int F) {
     int64_t i = 0;
     for (int64_t b = b0; b < b1; ++b) {
       scalar_t v[D];
@@ -346,7 +346,7 @@ struct HvpBuffer {
       }
       auto fn = [&](const int32_t* k, scalar_t wt, const scalar_t* d, scalar_t av,
                     const scalar_t* h) {
-        rows[i] = (off + corner_index<D>(k, R, hashed, size)) * F;
+        rows[i] = (lv.off + corner_index<D>(k, lv.R, lv.hashed, lv.size)) * F;
         w[i] = wt;
         a[i] = av;
         if (need_dw)
@@ -355,8 +355,8 @@ struct HvpBuffer {
           for (int j = 0; j < D; ++j) hv[i * D + j] = h[j];
         ++i;
       };
-      if (SIMPLEX) simplex_corners_hvp<D>(x + b * D, v, scale, fn);
-      else grid_corners_hvp<D>(x + b * D, v, scale, R, fn);
+      if (SIMPLEX) simplex_corners_hvp<D>(x + b * D, v, lv.scale, fn);
+      else grid_corners_hvp<D>(x + b * D, v, lv.scale, lv.R, fn);
     }
     for (int j = 0; j < kPrefetch; ++j) rows[i + j] = rows[i > 0 ? i - 1 : 0];
   }
@@ -382,8 +382,7 @@ void backward_backward_impl(const HashEncodingParams& p, const scalar_t* gg_x,
         if (dx != nullptr)
           for (int64_t i = b0 * D; i < b1 * D; ++i) dx[i] = 0;
         for (int l = 0; l < p.levels; ++l) {
-          const int64_t off = lv.offsets[l], size = lv.offsets[l + 1] - off;
-          buf.fill(x, gg_x, b0, b1, scales[l], lv.res[l], lv.hashed[l], off, size, F);
+          buf.fill(x, gg_x, b0, b1, Level<scalar_t>(lv, scales, l), F);
           const int64_t* rows = buf.rows.data();
           const scalar_t *w = buf.w.data(), *a = buf.a.data(), *dw = buf.dw.data(),
                          *hv = buf.hv.data();
@@ -430,23 +429,15 @@ void backward_backward_impl(const HashEncodingParams& p, const scalar_t* gg_x,
     // As the table backward: levels own disjoint rows, one level per thread, no atomics; dt is
     // uninitialised and each level zeroes its rows first (and stays zero without gg_x).
     for_each_level(p.levels, [&](int l) {
-      const int64_t off = lv.offsets[l], size = lv.offsets[l + 1] - off;
-      std::memset(dt + off * F, 0, sizeof(scalar_t) * size * F);
+      const Level<scalar_t> level(lv, scales, l);
+      std::memset(dt + level.off * F, 0, sizeof(scalar_t) * level.size * F);
       if (gg_x == nullptr) return;
       HvpBuffer<D, SIMPLEX, scalar_t> buf(false, false);
-      for (int64_t blk = 0; blk < n_blocks; ++blk) {
-        const int64_t b0 = blk * kBlock, b1 = std::min(p.batch, b0 + kBlock);
-        buf.fill(x, gg_x, b0, b1, scales[l], lv.res[l], lv.hashed[l], off, size, F);
-        const int64_t* rows = buf.rows.data();
-        const scalar_t* a = buf.a.data();
-        for (int64_t b = b0, i = 0; b < b1; ++b) {
-          const scalar_t* gb = g + (b * p.levels + l) * F;
-          for (int c = 0; c < C; ++c, ++i) {
-            __builtin_prefetch(dt + rows[i + kPrefetch], 1);
-            scalar_t* row = dt + rows[i];
-            for (int f = 0; f < F; ++f) row[f] += a[i] * gb[f];
-          }
-        }
+      for (int64_t b0 = 0; b0 < p.batch; b0 += kBlock) {
+        const int64_t b1 = std::min(p.batch, b0 + kBlock);
+        buf.fill(x, gg_x, b0, b1, level, F);
+        scatter<C, 0>(b1 - b0, F, buf.rows.data(), buf.a.data(), g + (b0 * p.levels + l) * F,
+                      p.levels * F, dt);
       }
     });
   }

@@ -27,8 +27,7 @@ import numpy as np
 from gshell._atomic import save_npz
 
 __all__ = ["make_plate", "side_offset", "solve_elasticity", "generate", "describe", "scaled_inputs",
-           "save_sample",
-           "load_sample", "boundary_loops"]
+           "save_sample", "load_sample", "boundary_loops"]
 
 # Bump when the generator changes in a way that changes samples: cached files carry it in their name.
 # Version 1 had piecewise-linear sides with 0-3 semicircular notches/bulges and a shear traction
@@ -371,8 +370,9 @@ def scaled_inputs(scalars_in):
     fixed Poisson ratio): the displacement depends on the traction only through ``t / E`` (and
     is linear in it), the stress only through ``t``. The map is one-to-one, so a regression model
     loses nothing, but the displacement no longer has to be learnt as a ratio of two inputs:
-    with MMGP on 250 plates the test RRMSE of ``u`` falls from 0.0102 to 0.0078 (BENCHMARKS.md). ``scripts/mmgp_benchmark.py`` and ``gshell mmgp fit`` use these inputs by
-    default (``--inputs raw`` for the generator's own).
+    with MMGP on 250 plates the test RRMSE of ``u`` falls from 0.0102 to 0.0078 (BENCHMARKS.md).
+    ``scripts/mmgp_benchmark.py`` and ``gshell mmgp fit`` use these inputs by default
+    (``--inputs raw`` for the generator's own).
 
     Args:
         scalars_in: (3,) or (n, 3) float, ``[tx, ty, E]`` rows as in :func:`generate`'s samples,

@@ -144,12 +144,6 @@ def _apply_T(T, flat, c):
     return np.moveaxis(G, 0, 1).reshape(lead + (T.shape[0] * c,))
 
 
-def _quantiles(draws, qs):
-    """Per-column quantiles of draws (S, D), as ``np.quantile(draws, qs, axis=0)`` (linear
-    interpolation). See ``_row_quantiles``, which this calls on a contiguous transposed copy."""
-    return _row_quantiles(np.array(draws, dtype=np.float64).T.copy(), qs)
-
-
 def _row_quantiles(R, qs):
     """Per-row quantiles of R (D, S) float64, C-contiguous, **sorted in place**: equal to
     ``np.quantile(R, qs, axis=1)`` (linear interpolation between the order statistics ``l`` and
@@ -265,12 +259,15 @@ class MMGP:
         v = self.n_modes_geometry
         return [v] if isinstance(v, int) else list(v)
 
-    def _disk(self, p, t, k):
-        """The disk positions of one mesh (meshes[k]), with the corner landmarks if configured."""
+    def _disk(self, p, t, k, corners=None):
+        """The disk positions of one mesh (meshes[k]), with the corner landmarks if configured
+        (``corners``: its boundary corners when already found)."""
         if self.landmarks is None:
             return _morph(p, t, self.weights)
-        from . import morph
-        c = morph.boundary_corners(p, t, min_turn=self.corner_turn)
+        c = corners
+        if c is None:
+            from . import morph
+            c = morph.boundary_corners(p, t, min_turn=self.corner_turn)
         if len(c) != len(self.corner_angles):
             raise ValueError("Expected %d boundary corners on meshes[%d] (as on the training "
                              "meshes) but got %d" % (len(self.corner_angles), k, len(c)))
@@ -347,7 +344,7 @@ class MMGP:
             self.corner_angles = 2.0 * np.pi * np.mean([f for _, f in found], axis=0)
         disks = []
         for k, (p, t) in enumerate(meshes):
-            d = self._disk(p, t, k)
+            d = self._disk(p, t, k, corners=found[k][0] if self.landmarks else None)
             if d.shape != p.shape:
                 raise ValueError("Expected the morph of meshes[%d] to have shape %s but got %s"
                                  % (k, p.shape, d.shape))
@@ -494,7 +491,7 @@ class MMGP:
                 rng = np.random.default_rng([seed, k, j])
                 dz = rng.standard_normal((int(n_samples), mu.shape[0])) * np.sqrt(var)
                 # draws laid out (N*c, n_samples), contiguous: the per-node quantiles then
-                # partition rows in place (no transposed copy)
+                # sort rows in place (no transposed copy)
                 draws = modes_b.T @ dz.T
                 draws += mean[:, None]
                 q025, q975 = _row_quantiles(draws, (0.025, 0.975))

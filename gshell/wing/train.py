@@ -281,11 +281,10 @@ def evaluate(model, data, idx):
             "n_samples": len(idx_t)}
 
 
-def _run_seed(prep, train, seed, epochs, train_kwargs, progress):
+def _run_seed(prep, train, test, seed, epochs, train_kwargs, progress):
     """One seed of :func:`compare`: (row, (model_without, model_with))."""
     tr, va = split_by_wing({"wing": prep.wing.numpy()}, 0.15, seed, train)
     row, pair = {"seed": seed}, []
-    test = prep._test
     for use in (False, True):
         tag = "with" if use else "without"
         model, hist = train_cp_model(prep, use, seed=seed, epochs=epochs, train_idx=tr,
@@ -307,9 +306,7 @@ def _run_seed(prep, train, seed, epochs, train_kwargs, progress):
 
 def _run_seed_worker(data, train, test, seed, epochs, train_kwargs, progress):
     torch.set_num_threads(1)
-    prep = _Prepared(data)
-    prep._test = test
-    row, pair = _run_seed(prep, train, seed, epochs, train_kwargs, progress)
+    row, pair = _run_seed(_Prepared(data), train, test, seed, epochs, train_kwargs, progress)
     return row, tuple(m.state_dict() for m in pair)
 
 
@@ -343,11 +340,10 @@ def compare(data, seeds=(0, 1, 2), test_fraction=0.2, split_seed=0, epochs=40, j
         raise ValueError("Expected jobs to be an int >= 1 but got %r" % (jobs,))
     prep = _prepare(data)
     train, test = split_by_wing({"wing": prep.wing.numpy()}, test_fraction, split_seed)
-    prep._test = test
     runs, models = [], {}
     if jobs == 1 or len(seeds) == 1:
         for seed in seeds:
-            row, pair = _run_seed(prep, train, seed, epochs, train_kwargs, progress)
+            row, pair = _run_seed(prep, train, test, seed, epochs, train_kwargs, progress)
             runs.append(row)
             models[seed] = pair
     else:

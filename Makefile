@@ -1,8 +1,9 @@
 # gshell — the README's two commands (`make demo`, `make test`) and helpers.
 #
 # Every target that runs Python creates or reuses the virtualenv .venv (made with
-# --system-site-packages, so a torch the user already has is used; the pinned CPU build
-# torch==2.13.0 is installed only when `import torch` fails in it), installs the Python
+# --system-site-packages, so a torch the user already has is used; VENV_FLAGS= makes an isolated
+# one, as CI does; the pinned CPU build torch==2.13.0 is installed only when `import torch` fails
+# in it), installs the Python
 # dependencies, and builds the extension gshell._C in place when csrc/, setup.py or
 # pyproject.toml changed since the last build (stamp: build/.gshell-ext-stamp).
 #
@@ -21,10 +22,11 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV ?= .venv
+VENV_FLAGS ?= --system-site-packages
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --no-input
 TORCH_SPEC ?= torch==2.13.0
-DEPS ?= numpy pytest hypothesis scipy scikit-image pillow ninja 'setuptools>=64' wheel trimesh meshio pymeshlab triangle scikit-fem aerosandbox neuralfoil
+DEPS ?= numpy pytest hypothesis scipy scikit-image pillow ninja 'setuptools>=64' wheel trimesh charset-normalizer meshio pymeshlab triangle scikit-fem aerosandbox neuralfoil matplotlib
 APT_PACKAGES ?= libusb-1.0-0
 
 VENV_STAMP := $(VENV)/.gshell-venv
@@ -48,8 +50,8 @@ help:
 # ---------------------------------------------------------------- environment
 $(VENV_STAMP):
 	@if [ ! -x "$(PY)" ]; then \
-	  echo "make: creating virtualenv $(VENV) (--system-site-packages)"; \
-	  $(PYTHON) -m venv --system-site-packages $(VENV) || { \
+	  echo "make: creating virtualenv $(VENV) ($(or $(VENV_FLAGS),isolated: no system site packages))"; \
+	  $(PYTHON) -m venv $(VENV_FLAGS) $(VENV) || { \
 	    echo "make: could not create $(VENV) with $(PYTHON) (on Debian/Ubuntu: apt-get install python3-venv)" >&2; \
 	    rm -rf $(VENV); exit 1; }; \
 	fi
@@ -103,7 +105,7 @@ build: $(DEPS_STAMP)
 
 # ---------------------------------------------------------------- the README's two commands
 demo: system-deps build
-	$(PY) -m gshell reconstruct assets/cup.ply --views 24 --out out/demo
+	$(PY) -m gshell reconstruct assets/cup.ply --views 24 --out out/demo --force
 
 test: system-deps build
 	bash scripts/check_cuda_compile.sh $(PY)

@@ -5,8 +5,25 @@ their module on first use, so the ``gshell`` command line starts fast. Optional 
 imported by the functions that use them.
 """
 import importlib
+import importlib.abc
+import sys
 
 __version__ = "0.1.0"
+
+
+class _TorchBeforeExtension(importlib.abc.MetaPathFinder):
+    """Imports torch before the extension ``gshell._C`` is loaded: the extension links torch's
+    shared libraries (libc10.so, ...), which only ``import torch`` puts in the process. Without
+    this, ``import gshell._C`` on its own would fail."""
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname == "gshell._C":
+            import torch  # noqa: F401
+        return None  # the normal finders load it
+
+
+if not any(isinstance(f, _TorchBeforeExtension) for f in sys.meta_path):
+    sys.meta_path.insert(0, _TorchBeforeExtension())
 
 _EXPORTS = {
     "TetGrid": "gshell.tetgrid",

@@ -53,3 +53,35 @@ def save_npz(path, **arrays):
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
     write_atomic(path, write)
+
+
+def make_folder(folder):
+    """Creates ``folder`` when it is missing, without ever creating a chain of folders in an
+    unexpected place: a relative path below the working directory (``out/run1``) is created with
+    its missing parents; any other path (absolute, or leaving the working directory) only when its
+    parent exists, so a mistyped ``/data/x/y`` fails instead of creating ``/data``.
+
+    Args:
+        folder: str or os.PathLike.
+    Returns:
+        True when the folder was created, False when it existed.
+    Raises:
+        FileNotFoundError: the parent of an absolute or outside path does not exist.
+        NotADirectoryError: ``folder`` or a parent exists and is not a folder.
+    """
+    given = os.fspath(folder) or "."
+    path = os.path.abspath(given)
+    if os.path.isdir(path):
+        return False
+    if os.path.exists(path):
+        raise NotADirectoryError("Expected %r to be a folder but it is a file" % given)
+    inside = not os.path.isabs(given) and os.path.normpath(given).split(os.sep)[0] != os.pardir
+    parent = os.path.dirname(path)
+    if not inside and not os.path.isdir(parent):
+        raise FileNotFoundError("Expected the folder of %r to exist (only its last level is created) but %r "
+                                "does not exist" % (given, parent))
+    try:
+        os.makedirs(path, exist_ok=True)
+    except FileExistsError:
+        raise NotADirectoryError("Expected the folders of %r but a file is in the way" % given) from None
+    return True

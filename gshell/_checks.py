@@ -53,3 +53,60 @@ def index_range(name, t, n):
 
 FLOATS = (torch.float32, torch.float64)
 INTS = (torch.int32, torch.int64)
+
+
+def device(name, d):
+    """The torch.device of ``d`` (a device, a string such as ``"cpu"``, ``"cuda:0"``, or None for
+    the CPU), checked to be usable here; ValueError naming ``name`` otherwise."""
+    if d is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(d)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError("Expected %s to be a device such as 'cpu' or 'cuda' but got %r" % (name, d)) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError("Expected %s cpu (torch %s has no usable CUDA device) but got %r"
+                             % (name, torch.__version__, d))
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError("Expected %s to name one of the %d CUDA devices but got %r"
+                             % (name, torch.cuda.device_count(), d))
+    elif dev.type != "cpu":
+        raise ValueError("Expected %s cpu or cuda (what gshell's kernels run on) but got %r" % (name, d))
+    return dev
+
+
+def integer(name, x, lo=None, hi=None):
+    """``x`` as an int, checked to be an integer (not a bool, not a float with a fraction) in
+    [lo, hi]; TypeError/ValueError naming ``name`` otherwise."""
+    import numbers
+
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError("Expected %s to be an integer but got %r" % (name, x))
+    x = int(x)
+    if (lo is not None and x < lo) or (hi is not None and x > hi):
+        want = ">= %d" % lo if hi is None else ("<= %d" % hi if lo is None else "in [%d, %d]" % (lo, hi))
+        raise ValueError("Expected %s to be an integer %s but got %d" % (name, want, x))
+    return x
+
+
+def real(name, x, lo=None, hi=None, lo_open=False):
+    """``x`` as a finite float in [lo, hi] (or (lo, hi] with ``lo_open``); a string or bool is a
+    TypeError, NaN/Inf and values out of range a ValueError, naming ``name``."""
+    import math
+    import numbers
+
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError("Expected %s to be a number but got %r" % (name, x))
+    x = float(x)
+    if not math.isfinite(x):
+        raise ValueError("Expected a finite %s but got %r" % (name, x))
+    if (lo is not None and (x < lo or lo_open and x == lo)) or (hi is not None and x > hi):
+        if hi is None:
+            want = "%s %g" % (">" if lo_open else ">=", lo)
+        elif lo is None:
+            want = "<= %g" % hi
+        else:
+            want = "in %s%g, %g]" % ("(" if lo_open else "[", lo, hi)
+        raise ValueError("Expected %s %s but got %r" % (name, want, x))
+    return x

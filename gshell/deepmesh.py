@@ -11,12 +11,28 @@ from gshell import _checks
 from gshell.ops.marching_cubes import _check_bounds, marching_cubes
 
 
+# grid points at most (1024^3: 4 GiB of float32 values, and int32 ids on CUDA)
+MAX_GRID_POINTS = 2 ** 30
+
+
 def _resolution(resolution):
-    if isinstance(resolution, bool):
-        raise ValueError("Expected resolution to be an int >= 2 or 3 ints >= 2 but got %r" % (resolution,))
-    res = (resolution,) * 3 if isinstance(resolution, int) else tuple(resolution)
-    if len(res) != 3 or not all(isinstance(r, int) and not isinstance(r, bool) and r >= 2 for r in res):
-        raise ValueError("Expected resolution to be an int >= 2 or 3 ints >= 2 but got %r" % (resolution,))
+    import numbers
+
+    want = "Expected resolution to be an int >= 2 or 3 ints >= 2 but got %r" % (resolution,)
+    if isinstance(resolution, numbers.Integral) and not isinstance(resolution, bool):
+        res = (int(resolution),) * 3
+    else:
+        try:
+            res = tuple(resolution)
+        except TypeError:
+            raise TypeError(want) from None
+    if len(res) != 3 or not all(isinstance(r, numbers.Integral) and not isinstance(r, bool) and r >= 2
+                                for r in res):
+        raise ValueError(want)
+    res = tuple(int(r) for r in res)
+    if res[0] * res[1] * res[2] > MAX_GRID_POINTS:
+        raise ValueError("Expected resolution to give at most %d grid points (1024^3) but got %s = %d points"
+                         % (MAX_GRID_POINTS, "x".join(map(str, res)), res[0] * res[1] * res[2]))
     return res
 
 
@@ -25,6 +41,9 @@ def _eval(fn, x):
     if not isinstance(y, torch.Tensor) or y.numel() != x.shape[0]:
         raise ValueError("Expected fn to map points (P, 3) to values (P,) or (P, 1) but got %s" % (
             tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__,))
+    if not y.is_floating_point():
+        raise TypeError("Expected fn to return floating values (the field must be differentiable) but "
+                        "got dtype %s" % y.dtype)
     return y.reshape(-1)
 
 
@@ -42,8 +61,9 @@ def sample_grid(fn, resolution, bounds=((-0.5,) * 3, (0.5,) * 3), chunk=2 ** 18,
         (X, Y, Z) tensor of ``dtype`` on ``device``.
     """
     X, Y, Z = _resolution(resolution)
-    if not isinstance(chunk, int) or chunk < 1:
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
         raise ValueError("Expected chunk to be a positive int but got %r" % (chunk,))
+    device = _checks.device("device", device)
     lo, hi = _check_bounds(bounds, dtype, device)
     axes = [torch.linspace(float(lo[a]), float(hi[a]), n, device=device, dtype=dtype)
             for a, n in enumerate((X, Y, Z))]

@@ -3,7 +3,8 @@
 The SDF is a sphere of radius 0.35 (negative inside) and the mSDF is ``0.2 - z``, so the open
 mesh is the part of the sphere below z = 0.2: a bowl with one circular boundary loop.
 
-Run it with ``gshell demo`` or ``python -m gshell.demo [--res 64] [--out out/demo.ply]``.
+Run it with ``gshell demo [--res 64] [--out out/demo.ply]`` (:mod:`gshell.cli.demo`),
+``python -m gshell.demo`` or ``gshell.demo.run()``.
 """
 import math
 import os
@@ -27,14 +28,6 @@ def _surface_area(verts, faces):
     return float(0.5 * (v[:, 1] - v[:, 0]).cross(v[:, 2] - v[:, 0], dim=-1).norm(dim=-1).sum())
 
 
-def _edge_face_counts(faces, num_verts):
-    """(E,) number of faces using each undirected edge."""
-    import torch
-    e = faces[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2)
-    keys = torch.minimum(e[:, 0], e[:, 1]) * num_verts + torch.maximum(e[:, 0], e[:, 1])
-    return torch.unique(keys, return_counts=True)[1]
-
-
 def _signed_volume(verts, faces):
     v = verts[faces].double()
     return float((v[:, 0] * v[:, 1].cross(v[:, 2], dim=-1)).sum() / 6.0)
@@ -45,7 +38,8 @@ def run(res=64, out="out/demo.ply", device="cpu", verbose=True, stream=None):
 
     Args:
         res: grid resolution (cubes per axis), >= 2.
-        out: path of the PLY file to write (its folder is created), or None to skip writing.
+        out: path of the mesh to write, in the format of its extension (PLY keeps the per-vertex
+            msdf; a missing folder is made as :func:`gshell._atomic.make_folder` says), or None to skip writing.
         device: "cpu" or "cuda".
         verbose: print the statistics.
         stream: where to print (default sys.stdout).
@@ -56,13 +50,15 @@ def run(res=64, out="out/demo.ply", device="cpu", verbose=True, stream=None):
 
     import gshell
     import gshell.io
+    from gshell._atomic import make_folder
+    from gshell import _checks
+    from gshell.topology import edge_face_counts
 
     stream = stream or sys.stdout
     if isinstance(res, bool) or not isinstance(res, int) or res < 2:
         raise ValueError("Expected res to be an integer >= 2 but got %r" % (res,))
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("Expected device cpu (torch has no usable CUDA device) but got %s" % device)
+    device = _checks.device("device", device)
+    fmt = gshell.io.format_of(out) if out else None  # an unknown extension fails before the work
 
     def sync():
         if device.type == "cuda":
@@ -85,9 +81,9 @@ def run(res=64, out="out/demo.ply", device="cpu", verbose=True, stream=None):
 
     wv, wf = result.watertight_verts.detach(), result.watertight_faces
     ov, of = result.verts.detach(), result.faces
-    counts = _edge_face_counts(wf, wv.shape[0]) if wf.shape[0] else torch.zeros(0, dtype=torch.long)
+    counts = torch.from_numpy(edge_face_counts(wf, wv.shape[0])[1])
     closed = bool(wf.shape[0] > 0 and (counts == 2).all())
-    ocounts = _edge_face_counts(of, ov.shape[0]) if of.shape[0] else torch.zeros(0, dtype=torch.long)
+    ocounts = torch.from_numpy(edge_face_counts(of, ov.shape[0])[1])
     radius_err = float((wv.norm(dim=-1) - RADIUS).abs().max()) if wv.shape[0] else float("nan")
     stats = {
         "res": res,
@@ -112,10 +108,11 @@ def run(res=64, out="out/demo.ply", device="cpu", verbose=True, stream=None):
     }
     t0 = time.perf_counter()
     if out:
-        folder = os.path.dirname(os.path.abspath(out))
-        os.makedirs(folder, exist_ok=True)
-        gshell.io.write_ply(out, ov, of, {"msdf": result.msdf.detach()})
+        make_folder(os.path.dirname(os.fspath(out)) or ".")
+        lost = gshell.io.save_mesh(out, ov, of, attributes={"msdf": result.msdf.detach()})
         stats["out"] = os.fspath(out)
+        stats["out_format"] = fmt
+        stats["out_msdf"] = not lost
         stats["out_bytes"] = os.path.getsize(out)
     stats["time_write_s"] = time.perf_counter() - t0
     if verbose:
@@ -145,16 +142,13 @@ def _print_stats(s, stream):
         % (1e3 * s["time_grid_s"], 1e3 * s["time_extract_s"], 1e3 * s["time_write_s"]),
     ]
     if s["out"]:
-        lines.append("  wrote           %s (%d bytes; binary PLY with a per-vertex 'msdf' property)"
-                     % (s["out"], s["out_bytes"]))
+        what = "binary PLY with a per-vertex 'msdf' property" if s["out_format"] == "ply" else \
+            "%s%s" % (s["out_format"].upper(), "" if s["out_msdf"] else ", without the msdf")
+        lines.append("  wrote           %s (%d bytes; %s)" % (s["out"], s["out_bytes"], what))
     print("\n".join(lines), file=stream)
 
 
-def main(argv=None):
-    """``python -m gshell.demo``: the same as ``gshell demo``."""
-    from gshell.cli import main as cli_main
-    return cli_main(["demo"] + list(sys.argv[1:] if argv is None else argv))
+if __name__ == "__main__":  # python -m gshell.demo [--res 64] [--out out/demo.ply]: the same as gshell demo
+    from gshell.cli import main
 
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["demo"] + sys.argv[1:]))

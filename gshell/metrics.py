@@ -8,7 +8,10 @@ k-d tree; inputs may be torch tensors on any device or NumPy arrays.
 """
 import numpy as np
 
-from gshell import _checks
+from gshell import _checks, topology
+
+# samples per surface: more would not fit in memory (each costs about 200 bytes on the way)
+_MAX_SAMPLES = 10 ** 8
 
 __all__ = ["sample_surface", "point_mesh_distance", "chamfer_distance", "f_score",
            "normal_consistency", "compare_meshes", "is_watertight", "boundary_loops",
@@ -51,6 +54,7 @@ def sample_surface(verts, faces, n, seed=0):
         points (n, 3) float64 array, normals (n, 3) float64 array (face normals, by winding),
         face index (n,) int64 array.
     """
+    n = _checks.integer("n", n, lo=0, hi=_MAX_SAMPLES)
     v, f = _mesh("mesh", verts, faces)
     a, b, c, normals, area = _face_geometry(v, f)
     total = area.sum()
@@ -122,6 +126,8 @@ def point_mesh_distance(points, verts, faces, k=24, chunk=32768):
     """
     from scipy.spatial import cKDTree
 
+    k = _checks.integer("k", k, lo=1)
+    chunk = _checks.integer("chunk", chunk, lo=1)
     v, f = _mesh("mesh", verts, faces)
     p = points.detach().cpu().double().numpy() if hasattr(points, "detach") else np.asarray(points, np.float64)
     if p.ndim != 2 or p.shape[1] != 3:
@@ -173,6 +179,8 @@ def compare_meshes(pred_verts, pred_faces, gt_verts, gt_faces, n=100000, thresho
         ``diag`` (gt bbox diagonal), ``threshold`` (absolute), ``boundary_loops_pred``,
         ``boundary_loops_gt``, ``watertight_pred``, ``watertight_gt``.
     """
+    n = _checks.integer("n", n, lo=1, hi=_MAX_SAMPLES)
+    threshold = _checks.real("threshold", threshold, lo=0, lo_open=True)
     pred = _mesh("pred", pred_verts, pred_faces)
     gt = _mesh("gt", gt_verts, gt_faces)
     diag = float(np.linalg.norm(np.ptp(gt[0][np.unique(gt[1])], 0)))
@@ -201,6 +209,7 @@ def chamfer_distance(pred_verts, pred_faces, gt_verts, gt_faces, n=100000, seed=
     Returns:
         float, in the meshes' units.
     """
+    n = _checks.integer("n", n, lo=1, hi=_MAX_SAMPLES)
     pred = _mesh("pred", pred_verts, pred_faces)
     gt = _mesh("gt", gt_verts, gt_faces)
     out = _directed(pred, gt, n, seed)
@@ -230,33 +239,30 @@ def normal_consistency(pred_verts, pred_faces, gt_verts, gt_faces, n=100000, see
     return m["normal_consistency"]
 
 
-def _edge_counts(faces):
-    f = faces.detach().cpu().numpy() if hasattr(faces, "detach") else np.asarray(faces)
-    if f.ndim != 2 or f.shape[1] != 3:
-        raise ValueError("Expected faces of shape (F, 3) but got shape %s" % (tuple(f.shape),))
-    e = np.sort(f[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    _, counts = np.unique(e, axis=0, return_counts=True)
-    return counts
-
-
 def is_watertight(faces):
-    """True when every edge is shared by exactly two faces (and there is at least one face)."""
-    counts = _edge_counts(faces)
+    """True when every edge is shared by exactly two faces (and there is at least one face).
+
+    Args:
+        faces: (F, 3) integer tensor or array.
+    """
+    counts = topology.edge_face_counts(faces)[1]
     return bool(len(counts) > 0 and (counts == 2).all())
 
 
 def edge_manifold(faces):
-    """True when no edge is shared by more than two faces."""
-    counts = _edge_counts(faces)
+    """True when no edge is shared by more than two faces.
+
+    Args:
+        faces: (F, 3) integer tensor or array.
+    """
+    counts = topology.edge_face_counts(faces)[1]
     return bool((counts <= 2).all())
 
 
 def boundary_loops(faces):
-    """Number of boundary loops (connected components of edges used by one face)."""
-    import torch
+    """Number of boundary loops (connected components of edges used by one face).
 
-    from gshell.ops.mesh_components import boundary_loops as _loops
-
-    f = faces if isinstance(faces, torch.Tensor) else torch.as_tensor(np.asarray(faces, np.int64))
-    _checks.tensor("faces", f, dims=2, shape=(None, 3), dtypes=_checks.INTS)
-    return _loops(f.long().cpu())
+    Args:
+        faces: (F, 3) integer tensor or array.
+    """
+    return topology.boundary_loops(faces)

@@ -105,6 +105,7 @@ class TetGrid:
         """
         if isinstance(res, bool) or not isinstance(res, (int, np.integer)) or res < 1:
             raise ValueError("Expected res to be an integer >= 1 but got %r" % (res,))
+        device = _checks.device("device", device)
         res = int(res)
         n = res + 1
         if n ** 3 >= 2 ** 31 or 7 * n ** 3 >= 2 ** 31:
@@ -254,7 +255,7 @@ class TetGrid:
 
     def to(self, device):
         """A copy on ``device``, carrying the computed topology along."""
-        device = torch.device(device)
+        device = _checks.device("device", device)
         if device == self.device:
             return self
         g = TetGrid.__new__(TetGrid)

@@ -42,3 +42,30 @@ def area(verts, faces):
     v = verts.double()
     a, b, c = v[faces[:, 0]], v[faces[:, 1]], v[faces[:, 2]]
     return float(torch.cross(b - a, c - a, dim=-1).norm(dim=-1).sum() / 2)
+
+
+def is_vertex_manifold_closed(faces):
+    """Around every vertex of a closed surface its faces form one fan: the edges opposite the
+    vertex in its faces make one cycle (a plain-Python check, independent of gshell.topology)."""
+    links = {}
+    for a, b, c in faces.tolist():
+        for v, p, q in ((a, b, c), (b, c, a), (c, a, b)):
+            links.setdefault(v, []).append((p, q))
+    for v, edges in links.items():
+        nxt = {}
+        for p, q in edges:
+            if p in nxt:  # two faces leave p around v: not one fan
+                return False
+            nxt[p] = q
+        start = edges[0][0]
+        seen, cur = 0, start
+        while True:
+            cur = nxt.get(cur)
+            seen += 1
+            if cur is None:
+                return False  # the fan does not close
+            if cur == start:
+                break
+        if seen != len(edges):
+            return False  # more than one cycle around v
+    return True

@@ -115,45 +115,59 @@ MarchingCubesOut marching_cubes_impl(const at::Tensor& grid, double iso) {
     for (int c = 0; c < 8; ++c)
       d[c] = v[q + (c & 1) * sx + ((c >> 1) & 1) * sy + ((c >> 2) & 1)] - t;
   };
-  ChunkedCompact<1> cell_cc(cell_rows, 64);
-  const int64_t nf = cell_cc.count([&](int64_t c0, int64_t c1) {
-    int64_t k = 0;
+  // Counts per chunk of cell rows: triangles, and centre vertices (loops that need one).
+  ChunkedCompact<2> cell_cc(cell_rows, 64);
+  const Counts<2> totals = cell_cc.count([&](int64_t c0, int64_t c1) {
+    Counts<2> k{0, 0};
     scalar_t d[8];
     int8_t tris[3 * kMaxCubeTris];
+    int8_t centre[12];
     for (int64_t cr = c0; cr < c1; ++cr) {
       sweep(cr, [&](int64_t i, int64_t j, int64_t z, const uint8_t* const*, const int64_t*) {
         corners(i, j, z, d);
-        k += cube_polygons(d, tris);
+        k[0] += cube_polygons(d, tris, centre);
+        k[1] += centre[0] >= 0;
       });
     }
-    return Counts<1>{k};
-  })[0];
+    return k;
+  });
+  const int64_t nf = totals[0], nc = totals[1];
   at::Tensor faces_t = at::empty({nf, 3}, long_opts);
+  at::Tensor centres_t = at::empty({nc, 12}, long_opts);
   int64_t* faces = faces_t.data_ptr<int64_t>();
-  cell_cc.write([&](int64_t c0, int64_t c1, Counts<1> off) {
-    int64_t k = off[0];
+  int64_t* centres = centres_t.data_ptr<int64_t>();
+  cell_cc.write([&](int64_t c0, int64_t c1, Counts<2> off) {
+    int64_t k = off[0], kc = off[1];
     scalar_t d[8];
     int8_t tris[3 * kMaxCubeTris];
+    int8_t centre[12];
     for (int64_t cr = c0; cr < c1; ++cr) {
       sweep(cr, [&](int64_t i, int64_t j, int64_t z, const uint8_t* const* m, const int64_t* base) {
-        corners(i, j, z, d);
-        const int nt = cube_polygons(d, tris);
-        for (int n = 0; n < 3 * nt; ++n) {
-          // Cell edge e is owned by the point at offsets (bit_b, bit_c) on the other two axes.
-          const int e = tris[n], axis = e >> 2, bb = e & 1, bc = (e >> 1) & 1;
+        // The vertex on cell edge e, owned by the point at offsets (bit_b, bit_c) on the other
+        // two axes.
+        auto vertex = [&](int e) -> int64_t {
+          const int axis = e >> 2, bb = e & 1, bc = (e >> 1) & 1;
           const int ox = axis == 0 ? 0 : (axis == 1 ? bc : bb);
           const int oy = axis == 1 ? 0 : (axis == 2 ? bc : bb);
           const int oz = axis == 2 ? 0 : (axis == 0 ? bc : bb);
           const int row = 2 * ox + oy;  // r = {(i,j), (i,j+1), (i+1,j), (i+1,j+1)}
           const uint8_t pm = m[row][z + oz];
           const int64_t b = base[row] + (oz ? crossings(m[row][z]) : 0);
-          faces[3 * k + n] = b + crossings(pm & ((1 << axis) - 1));
+          return b + crossings(pm & ((1 << axis) - 1));
+        };
+        corners(i, j, z, d);
+        const int nt = cube_polygons(d, tris, centre);
+        for (int n = 0; n < 3 * nt; ++n)
+          faces[3 * k + n] = tris[n] == kCubeCentre ? nv + kc : vertex(tris[n]);
+        if (centre[0] >= 0) {
+          for (int n = 0; n < 12; ++n) centres[12 * kc + n] = centre[n] >= 0 ? vertex(centre[n]) : -1;
+          ++kc;
         }
         k += nt;
       });
     }
   });
-  return {edges_t, faces_t};
+  return {edges_t, faces_t, centres_t};
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Marching cubes on CUDA: the same passes and numbering as marching_cubes_cpu.cpp.
 //   1. point_kernel: crossing mask of the 3 edges leaving each point, vertex counts; scan.
 //   2. edge_kernel: the grid edge of each vertex.
-//   3. cell_count_kernel: triangles per cell (cube_polygons); scan; cell_write_kernel.
+//   3. cell_count_kernel: triangles and centre vertices per cell (cube_polygons); scans;
+//      cell_write_kernel.
 // Counts and offsets are int32 (checked); point and cell ids are int64, so 1024^3 grids work.
 #include "common/cuda_utils.h"
 #include "marching_cubes/cube_polygons.h"
@@ -51,32 +52,36 @@ __device__ __forceinline__ int64_t cell_point(int64_t c, const MarchingCubesPara
 
 template <typename scalar_t>
 __device__ __forceinline__ int cell_tris(const scalar_t* __restrict__ v, scalar_t t, int64_t q,
-                                         int64_t sx, int64_t sy, int8_t* tris) {
+                                         int64_t sx, int64_t sy, int8_t* tris, int8_t* centre) {
   scalar_t d[8];
   for (int c = 0; c < 8; ++c) d[c] = v[q + (c & 1) * sx + ((c >> 1) & 1) * sy + ((c >> 2) & 1)] - t;
-  return cube_polygons(d, tris);
+  return cube_polygons(d, tris, centre);
 }
 
 template <typename scalar_t>
 __global__ void cell_count_kernel(const scalar_t* __restrict__ v, scalar_t t,
                                   const uint8_t* __restrict__ mask, int32_t* __restrict__ count,
-                                  MarchingCubesParams p) {
+                                  int32_t* __restrict__ centre_count, MarchingCubesParams p) {
   const int64_t sx = p.ny * p.nz, sy = p.nz;
   GSHELL_CUDA_LOOP(c, (p.nx - 1) * (p.ny - 1) * (p.nz - 1)) {
     const int64_t q = cell_point(c, p);
-    int n = 0;
+    int n = 0, nc = 0;
     if (cell_active(mask, q, sx, sy)) {
       int8_t tris[3 * kMaxCubeTris];
-      n = cell_tris(v, t, q, sx, sy, tris);
+      int8_t centre[12];
+      n = cell_tris(v, t, q, sx, sy, tris, centre);
+      nc = centre[0] >= 0;
     }
     count[c] = n;
+    centre_count[c] = nc;
   }
 }
 
 template <typename scalar_t>
 __global__ void cell_write_kernel(const scalar_t* __restrict__ v, scalar_t t,
                                   const uint8_t* __restrict__ mask, const int32_t* __restrict__ pscan,
-                                  const int32_t* __restrict__ cscan, int64_t* __restrict__ faces,
+                                  const int32_t* __restrict__ cscan, const int32_t* __restrict__ zscan,
+                                  int64_t nv, int64_t* __restrict__ faces, int64_t* __restrict__ centres,
                                   MarchingCubesParams p) {
   const int64_t sx = p.ny * p.nz, sy = p.nz;
   const int64_t stride[3] = {sx, sy, 1};
@@ -85,14 +90,19 @@ __global__ void cell_write_kernel(const scalar_t* __restrict__ v, scalar_t t,
     if (cscan[c] == k0) continue;
     const int64_t q = cell_point(c, p);
     int8_t tris[3 * kMaxCubeTris];
-    const int nt = cell_tris(v, t, q, sx, sy, tris);
-    for (int i = 0; i < 3 * nt; ++i) {
-      const int e = tris[i], axis = e >> 2;
+    int8_t centre[12];
+    const int nt = cell_tris(v, t, q, sx, sy, tris, centre);
+    auto vertex = [&](int e) -> int64_t {
+      const int axis = e >> 2;
       const int b = (axis + 1) % 3, cc = (axis + 2) % 3;
       const int64_t pt = q + (e & 1) * stride[b] + ((e >> 1) & 1) * stride[cc];
       const uint8_t m = mask[pt];
-      faces[3 * k0 + i] = pscan[pt] - __popc(m) + __popc(m & ((1 << axis) - 1));
-    }
+      return pscan[pt] - __popc(m) + __popc(m & ((1 << axis) - 1));
+    };
+    const int64_t kc = zscan[c] - (centre[0] >= 0);  // this cell's centre, if it has one
+    for (int i = 0; i < 3 * nt; ++i) faces[3 * k0 + i] = tris[i] == kCubeCentre ? nv + kc : vertex(tris[i]);
+    if (centre[0] >= 0)
+      for (int i = 0; i < 12; ++i) centres[12 * kc + i] = centre[i] >= 0 ? vertex(centre[i]) : -1;
   }
 }
 
@@ -108,7 +118,7 @@ MarchingCubesOut marching_cubes_cuda(const at::Tensor& grid, double iso) {
   auto opts = grid.options();
   at::Tensor mask = at::empty({n}, opts.dtype(at::kByte));
   at::Tensor pscan = at::empty({n}, opts.dtype(at::kInt));
-  at::Tensor edges, faces;
+  at::Tensor edges, faces, centres;
   AT_DISPATCH_FLOATING_TYPES(grid.scalar_type(), "marching_cubes_cuda", [&] {
     const scalar_t* v = grid.data_ptr<scalar_t>();
     const scalar_t t = static_cast<scalar_t>(iso);
@@ -125,18 +135,21 @@ MarchingCubesOut marching_cubes_cuda(const at::Tensor& grid, double iso) {
                                                         edges.data_ptr<int64_t>(), n);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     at::Tensor cscan = at::empty({cells}, opts.dtype(at::kInt));
+    at::Tensor zscan = at::empty({cells}, opts.dtype(at::kInt));
     cell_count_kernel<<<num_blocks(cells), kThreads, 0, stream>>>(
-        v, t, mask.data_ptr<uint8_t>(), cscan.data_ptr<int32_t>(), p);
+        v, t, mask.data_ptr<uint8_t>(), cscan.data_ptr<int32_t>(), zscan.data_ptr<int32_t>(), p);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
     const int64_t nf = inclusive_scan_total(cscan.data_ptr<int32_t>(), cells, stream, opts);
     GSHELL_CHECK(nf >= 0, op, "expected fewer than 2^31 triangles on CUDA");
+    const int64_t nc = inclusive_scan_total(zscan.data_ptr<int32_t>(), cells, stream, opts);
     faces = at::empty({nf, 3}, opts.dtype(at::kLong));
+    centres = at::empty({nc, 12}, opts.dtype(at::kLong));
     cell_write_kernel<<<num_blocks(cells), kThreads, 0, stream>>>(
         v, t, mask.data_ptr<uint8_t>(), pscan.data_ptr<int32_t>(), cscan.data_ptr<int32_t>(),
-        faces.data_ptr<int64_t>(), p);
+        zscan.data_ptr<int32_t>(), nv, faces.data_ptr<int64_t>(), centres.data_ptr<int64_t>(), p);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
-  return {edges, faces};
+  return {edges, faces, centres};
 }
 
 }  // namespace gshell

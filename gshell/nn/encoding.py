@@ -1,4 +1,6 @@
 """Multiresolution hash encodings as nn.Modules: grid (instant-ngp) and simplex lattices."""
+import math
+
 import torch
 from torch import nn
 
@@ -17,10 +19,13 @@ class _HashEncoding(nn.Module):
                                     ("log2_hashmap_size", log2_hashmap_size, 1, 30)):
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
                 raise ValueError("Expected %s to be an int in [%d, %d] but got %r" % (name, lo, hi, value))
-        if not (isinstance(base_resolution, (int, float)) and base_resolution >= 1):
-            raise ValueError("Expected base_resolution >= 1 but got %r" % (base_resolution,))
-        if not (isinstance(per_level_scale, (int, float)) and per_level_scale >= 1):
-            raise ValueError("Expected per_level_scale >= 1 but got %r" % (per_level_scale,))
+        base_resolution = _checks.real("base_resolution", base_resolution, lo=1)
+        per_level_scale = _checks.real("per_level_scale", per_level_scale, lo=1)
+        finest = math.log2(base_resolution) + (n_levels - 1) * math.log2(per_level_scale)
+        if finest > 24:  # corner coordinates are int32 and the scales float32 (exact to 2^24)
+            raise ValueError("Expected the finest level's resolution base_resolution * per_level_scale^(n_levels - 1) "
+                             "<= 2^24 but got %g * %g^%d = 2^%.1f" % (base_resolution, per_level_scale,
+                                                                       n_levels - 1, finest))
         self.in_dim, self.n_levels, self.n_features_per_level = in_dim, n_levels, n_features_per_level
         self.log2_hashmap_size = log2_hashmap_size
         self.base_resolution, self.per_level_scale = float(base_resolution), float(per_level_scale)

@@ -13,16 +13,26 @@ from gshell._ext import check_device, ext
 
 
 @torch.library.custom_op("gshell::marching_cubes", mutates_args=())
-def _marching_cubes_op(grid: Tensor, iso: float) -> Tuple[Tensor, Tensor]:
-    edges, faces = ext().marching_cubes(grid, iso)
-    return edges, faces
+def _marching_cubes_op(grid: Tensor, iso: float) -> Tuple[Tensor, Tensor, Tensor]:
+    edges, faces, centres = ext().marching_cubes(grid, iso)
+    return edges, faces, centres
 
 
 @_marching_cubes_op.register_fake
 def _(grid, iso):
     ctx = torch.library.get_ctx()
-    nv, nf = ctx.new_dynamic_size(), ctx.new_dynamic_size()
-    return grid.new_empty((nv,), dtype=torch.long), grid.new_empty((nf, 3), dtype=torch.long)
+    nv, nf, nc = ctx.new_dynamic_size(), ctx.new_dynamic_size(), ctx.new_dynamic_size()
+    return (grid.new_empty((nv,), dtype=torch.long), grid.new_empty((nf, 3), dtype=torch.long),
+            grid.new_empty((nc, 12), dtype=torch.long))
+
+
+def _with_centres(verts, centres):
+    """Appends the centre vertices (the mean of each centre's loop of vertices) to ``verts``."""
+    if centres.shape[0] == 0:
+        return verts
+    valid = centres >= 0
+    loop = verts[centres.clamp_min(0)] * valid[..., None].to(verts.dtype)   # (C, 12, 3)
+    return torch.cat([verts, loop.sum(1) / valid.sum(1, keepdim=True).to(verts.dtype)])
 
 
 def _check_bounds(bounds, dtype, device):
@@ -88,7 +98,11 @@ def marching_cubes(grid, isovalue=0.0, bounds=((-0.5,) * 3, (0.5,) * 3), gradien
     shared by every triangle using it. The mesh is watertight wherever the surface is closed
     inside the grid (ambiguous cell faces are resolved by the sign of the face's mean, the same
     way for both cells that share the face) and wound so that normals point towards values
-    greater than ``isovalue`` (outwards for an SDF that is negative inside).
+    greater than ``isovalue`` (outwards for an SDF that is negative inside). The mesh is
+    edge-manifold: no triangle edge lies in a cell face unless an iso-line segment of the face
+    joins its ends, so two neighbouring cells never draw the same chord; a cell whose surface
+    loop cannot be triangulated that way (it passes through an ambiguous face twice) gets one
+    extra vertex at the mean of the loop's vertices, after the edge vertices.
 
     Args:
         grid: (X, Y, Z) float32|float64 tensor, X, Y, Z >= 2, on cpu or cuda.
@@ -112,19 +126,18 @@ def marching_cubes(grid, isovalue=0.0, bounds=((-0.5,) * 3, (0.5,) * 3), gradien
         raise ValueError("Expected grid with at least 2 points per axis but got shape %s" % (tuple(grid.shape),))
     if gradient not in ("normal", "edge"):
         raise ValueError("Expected gradient to be 'normal' or 'edge' but got %r" % (gradient,))
-    try:
-        iso = float(isovalue)
-    except (TypeError, ValueError):
-        raise TypeError("Expected isovalue to be a float but got %r" % (isovalue,)) from None
-    if iso != iso or abs(iso) == float("inf"):
-        raise ValueError("Expected a finite isovalue but got %r" % (isovalue,))
+    if isinstance(isovalue, torch.Tensor) and isovalue.numel() == 1 and isovalue.is_floating_point():
+        isovalue = float(isovalue)
+    iso = _checks.real("isovalue", isovalue)
+    if grid.numel() >= 2 ** 31:
+        raise ValueError("Expected grid with fewer than 2^31 points but got shape %s" % (tuple(grid.shape),))
     check_device("marching_cubes", grid)
     _checks.finite("grid", grid)
     lo, hi = _check_bounds(bounds, grid.dtype, grid.device)
     shape = torch.tensor(grid.shape, device=grid.device, dtype=grid.dtype)
     h = (hi - lo) / (shape - 1)
 
-    edges, faces = _marching_cubes_op(grid.detach().contiguous(), iso)
+    edges, faces, centres = _marching_cubes_op(grid.detach().contiguous(), iso)
     X, Y, Z = grid.shape
     p, axis = edges // 3, edges % 3
     strides = torch.tensor([Y * Z, Z, 1], device=grid.device)
@@ -136,8 +149,8 @@ def marching_cubes(grid, isovalue=0.0, bounds=((-0.5,) * 3, (0.5,) * 3), gradien
     if gradient == "edge":
         sa, sb = flat[a], flat[b]
         t = (iso - sa) / (sb - sa)
-        return base + t[:, None] * step, faces
+        return _with_centres(base + t[:, None] * step, centres), faces
     with torch.no_grad():
         sa, sb = flat[a], flat[b]
         t = (iso - sa) / (sb - sa)
-    return _NormalRule.apply(grid, a, b, t, base, step, h), faces
+    return _with_centres(_NormalRule.apply(grid, a, b, t, base, step, h), centres), faces

@@ -1,8 +1,9 @@
-"""Connected components and boundary loops of triangle meshes."""
+"""Connected components of graphs (union-find in the C++ kernel), and the boundary of triangle meshes
+as tensors (the topology itself is computed in :mod:`gshell.topology`)."""
 import torch
 from torch import Tensor
 
-from gshell import _checks
+from gshell import _checks, topology
 from gshell._ext import ext
 
 
@@ -31,44 +32,28 @@ def connected_components(edges, num_verts):
     return _connected_components_op(edges.long().cpu().contiguous(), int(num_verts)).to(edges.device)
 
 
-def _edge_keys(faces, num_verts):
-    e = faces[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2)
-    a, b = torch.minimum(e[:, 0], e[:, 1]), torch.maximum(e[:, 0], e[:, 1])
-    return a * num_verts + b
-
-
 def boundary_edges(faces, num_verts=None):
-    """Edges used by exactly one face.
+    """Edges used by exactly one face (computed by :func:`gshell.topology.boundary_edges`).
 
     Args:
-        faces: (F, 3) int64 tensor.
+        faces: (F, 3) int64 tensor, any device.
         num_verts: number of vertices (default: max index + 1).
     Returns:
-        (B, 2) int64 tensor of vertex pairs (a < b).
+        (B, 2) int64 tensor of vertex pairs (a < b), on the device of ``faces``.
     """
     _checks.tensor("faces", faces, dims=2, shape=(None, 3), dtypes=_checks.INTS)
-    if num_verts is None:
-        num_verts = int(faces.max()) + 1 if faces.numel() else 0
-    if faces.numel() == 0:
-        return faces.new_zeros((0, 2), dtype=torch.long)
-    keys, counts = torch.unique(_edge_keys(faces.long(), num_verts), return_counts=True)
-    keys = keys[counts == 1]
-    return torch.stack([keys // num_verts, keys % num_verts], -1)
+    return torch.from_numpy(topology.boundary_edges(faces, num_verts)).to(faces.device)
 
 
 def boundary_loops(faces, num_verts=None):
     """Number of boundary loops: connected components of the boundary edges (0 for a closed
-    mesh, 1 for a disk, 2 for an open cylinder).
+    mesh, 1 for a disk, 2 for an open cylinder); see :func:`gshell.topology.boundary_loops`.
 
     Args:
-        faces: (F, 3) int64 tensor.
+        faces: (F, 3) int64 tensor, any device.
         num_verts: number of vertices (default: max index + 1).
     Returns:
         int.
     """
-    be = boundary_edges(faces, num_verts)
-    if be.shape[0] == 0:
-        return 0
-    verts, local = torch.unique(be.reshape(-1), return_inverse=True)
-    labels = connected_components(local.view(-1, 2), verts.shape[0])
-    return int(labels.max()) + 1
+    _checks.tensor("faces", faces, dims=2, shape=(None, 3), dtypes=_checks.INTS)
+    return topology.boundary_loops(faces, num_verts)

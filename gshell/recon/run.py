@@ -36,7 +36,8 @@ def run(out_dir, mesh=None, neus=None, n_views=24, config=None, formats=("ply",)
     Returns:
         dict: metrics (with a target mesh) plus ``seconds`` and the written ``files``.
     """
-    from gshell import metrics
+    from gshell import _checks, metrics
+    from gshell._atomic import make_folder
     from gshell.io import save_mesh
 
     if (mesh is None) == (neus is None):
@@ -45,7 +46,8 @@ def run(out_dir, mesh=None, neus=None, n_views=24, config=None, formats=("ply",)
         if f not in FORMATS:
             raise ValueError("Expected output formats among %s but got %r" % (", ".join(FORMATS), f))
     cfg = config if config is not None else ReconConfig()
-    os.makedirs(out_dir, exist_ok=True)
+    device = _checks.device("device", device)
+    make_folder(out_dir)
     t0 = time.perf_counter()
     gt = None
     if mesh is not None:

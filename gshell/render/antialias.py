@@ -152,9 +152,11 @@ def antialias(color, rast, pos, tri, topology_hash=None, pos_gradient_boost=1.0,
     Example:
         >>> img = antialias(color, rast, pos, faces, topology_hash=edge_topology(faces))
     """
-    _checks.tensor("color", color, dims=4, dtypes=_checks.FLOATS)
-    _checks.tensor("rast", rast, dims=4, dtypes=_checks.FLOATS, shape=tuple(color.shape[:3]) + (4,),
-                   device=color.device)
+    _checks.tensor("rast", rast, dims=4, dtypes=_checks.FLOATS, shape=(None, None, None, 4))
+    _checks.tensor("color", color, dims=4, dtypes=_checks.FLOATS, device=rast.device)
+    if tuple(color.shape[:3]) != tuple(rast.shape[:3]):
+        raise ValueError("Expected color of shape (%d, %d, %d, C) (the views and pixels of rast) but got %s"
+                         % (tuple(rast.shape[:3]) + (_checks._desc(color),)))
     check_pos(pos)
     _checks.tensor("pos", pos, device=color.device)
     if pos.shape[0] != color.shape[0]:
@@ -162,10 +164,7 @@ def antialias(color, rast, pos, tri, topology_hash=None, pos_gradient_boost=1.0,
                          % (color.shape[0], _checks._desc(pos)))
     check_tri(tri, pos.shape[1], color.device)
     check_rast(rast, tri.shape[0])
-    try:
-        boost = float(pos_gradient_boost)
-    except (TypeError, ValueError):
-        raise TypeError("Expected pos_gradient_boost to be a float but got %r" % (pos_gradient_boost,)) from None
+    boost = _checks.real("pos_gradient_boost", pos_gradient_boost, lo=0)
     _checks.finite("color", color)
     which = _backend.choose(backend, color.device)
     if which == "nvdiffrast":

@@ -72,6 +72,10 @@ def interpolate(attr, rast, tri, rast_db=None, diff_attrs=None, backend="auto"):
         raise ValueError("Expected attr of shape (V, C) or (B, V, C) but got %s" % _checks._desc(attr))
     _checks.tensor("rast", rast, dims=4, dtypes=_checks.FLOATS, shape=(None, None, None, 4), device=attr.device)
     V = attr.shape[-2]
+    if isinstance(tri, torch.Tensor) and tri.numel() and not tri.is_floating_point() and tri.dim() == 2 \
+            and int(tri.max()) >= V and int(tri.min()) >= 0:
+        raise ValueError("Expected attr with a row for each vertex tri uses (at least %d) but got %s"
+                         % (int(tri.max()) + 1, _checks._desc(attr)))
     check_tri(tri, V, attr.device)
     check_rast(rast, tri.shape[0])
     B, H, W, _ = rast.shape

@@ -1,0 +1,123 @@
+"""Conversions to and from trimesh, open3d and pymeshlab meshes (each imported when used)."""
+import numpy as np
+
+from gshell.io._common import _mesh_arrays, _out_tensors
+
+
+def _trimesh_arrays(mesh):
+    import trimesh
+
+    if isinstance(mesh, trimesh.Scene):
+        geoms = [g for g in mesh.dump() if isinstance(g, trimesh.Trimesh)]
+        if not geoms:
+            return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64)
+        mesh = geoms[0] if len(geoms) == 1 else trimesh.util.concatenate(geoms)
+    if not isinstance(mesh, trimesh.Trimesh):
+        raise ValueError("expected a triangle mesh but got a %s" % type(mesh).__name__)
+    return (np.asarray(mesh.vertices, dtype=np.float32).reshape(-1, 3),
+            np.asarray(mesh.faces, dtype=np.int64).reshape(-1, 3))
+
+
+def _trimesh_attributes(mesh):
+    """verts (V, 3) float32, faces (F, 3) int64 and attributes (see :mod:`gshell.io.attributes`)
+    of a ``trimesh.Trimesh`` or ``trimesh.Scene`` (its meshes concatenated)."""
+    import trimesh
+
+    from gshell.io.attributes import COLORS, NORMALS, TEXTURE, UV
+
+    if isinstance(mesh, trimesh.Scene):
+        geoms = [g for g in mesh.dump() if isinstance(g, trimesh.Trimesh)]
+        if not geoms:
+            return np.zeros((0, 3), np.float32), np.zeros((0, 3), np.int64), {}
+        mesh = geoms[0] if len(geoms) == 1 else trimesh.util.concatenate(geoms)
+    v, f = _trimesh_arrays(mesh)
+    attrs = {}
+    if "vertex_normals" in mesh._cache:  # stored in the file (else trimesh would compute them)
+        attrs[NORMALS] = np.asarray(mesh.vertex_normals, np.float32)
+    visual = mesh.visual
+    if visual.kind == "vertex":
+        attrs[COLORS] = np.asarray(visual.vertex_colors, np.uint8)
+    elif visual.kind == "texture" and getattr(visual, "uv", None) is not None and len(visual.uv) == len(v):
+        attrs[UV] = np.asarray(visual.uv, np.float32)
+        mat = visual.material
+        image = getattr(mat, "baseColorTexture", None) or getattr(mat, "image", None)
+        if image is not None:
+            im = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+            attrs[TEXTURE] = np.asarray(im, np.uint8)
+    return v, f, attrs
+
+
+def _trimesh_with_attributes(v, f, attrs):
+    """A ``trimesh.Trimesh`` (not processed) carrying checked attributes as its visuals."""
+    import trimesh
+
+    from gshell.io.attributes import COLORS, NORMALS, TEXTURE, UV
+
+    kw = {}
+    if NORMALS in attrs:
+        kw["vertex_normals"] = attrs[NORMALS].astype(np.float64)
+    mesh = trimesh.Trimesh(vertices=v.astype(np.float64), faces=f, process=False, **kw)
+    if UV in attrs:
+        image = None
+        if TEXTURE in attrs:
+            from PIL import Image
+            image = Image.fromarray(attrs[TEXTURE])
+        material = trimesh.visual.material.PBRMaterial(baseColorTexture=image, metallicFactor=0.0,
+                                                       roughnessFactor=1.0)
+        mesh.visual = trimesh.visual.TextureVisuals(uv=attrs[UV].astype(np.float64), material=material)
+        if COLORS in attrs:  # glTF holds both: COLOR_0 beside TEXCOORD_0
+            mesh.visual.vertex_attributes["color"] = attrs[COLORS]
+    elif COLORS in attrs:
+        mesh.visual = trimesh.visual.ColorVisuals(mesh, vertex_colors=attrs[COLORS])
+    return mesh
+
+
+def to_trimesh(verts, faces):
+    """A ``trimesh.Trimesh`` (float64 vertices, not processed: vertex order kept) from tensors or
+    arrays on any device."""
+    import trimesh
+
+    v, f = _mesh_arrays(verts, faces)
+    return trimesh.Trimesh(vertices=v.astype(np.float64), faces=f, process=False)
+
+
+def from_trimesh(mesh, device="cpu"):
+    """verts (V, 3) float32 and faces (F, 3) int64 tensors from a ``trimesh.Trimesh`` (or a
+    ``trimesh.Scene``: its meshes concatenated)."""
+    v, f = _trimesh_arrays(mesh)
+    return _out_tensors(v, f, device)
+
+
+def to_open3d(verts, faces):
+    """An ``open3d.geometry.TriangleMesh`` from tensors or arrays on any device."""
+    import open3d as o3d
+
+    v, f = _mesh_arrays(verts, faces)
+    return o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(v.astype(np.float64)),
+                                     o3d.utility.Vector3iVector(f.astype(np.int32)))
+
+
+def from_open3d(mesh, device="cpu"):
+    """verts (V, 3) float32 and faces (F, 3) int64 tensors from an ``open3d.geometry.TriangleMesh``."""
+    if not (hasattr(mesh, "vertices") and hasattr(mesh, "triangles")):
+        raise TypeError("Expected an open3d.geometry.TriangleMesh but got %s" % type(mesh).__name__)
+    return _out_tensors(np.asarray(mesh.vertices).reshape(-1, 3), np.asarray(mesh.triangles).reshape(-1, 3), device)
+
+
+def to_pymeshlab(verts, faces):
+    """A ``pymeshlab.MeshSet`` holding the mesh (as its current mesh)."""
+    import pymeshlab
+
+    v, f = _mesh_arrays(verts, faces)
+    ms = pymeshlab.MeshSet()
+    ms.add_mesh(pymeshlab.Mesh(vertex_matrix=v.astype(np.float64), face_matrix=f.astype(np.int32)))
+    return ms
+
+
+def from_pymeshlab(mesh, device="cpu"):
+    """verts (V, 3) float32 and faces (F, 3) int64 tensors from a ``pymeshlab.MeshSet`` (its current
+    mesh) or a ``pymeshlab.Mesh``."""
+    m = mesh.current_mesh() if hasattr(mesh, "current_mesh") else mesh
+    if not (hasattr(m, "vertex_matrix") and hasattr(m, "face_matrix")):
+        raise TypeError("Expected a pymeshlab.MeshSet or pymeshlab.Mesh but got %s" % type(mesh).__name__)
+    return _out_tensors(m.vertex_matrix(), m.face_matrix(), device)

@@ -174,7 +174,7 @@ def topology(faces, num_verts=None, max_components=100):
     nf = f.shape[0]
     edges, counts, side_edge = _edges(f, nv)
     directed = f[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
-    dcounts = np.unique(directed[:, 0] * max(nv, 1) + directed[:, 1], return_counts=True)[1]
+    dkeys, dcounts = np.unique(directed[:, 0] * max(nv, 1) + directed[:, 1], return_counts=True)
     nm_verts = _nonmanifold_vertices(f, nv, edges, counts, side_edge)
     used = np.zeros(nv, bool)
     used[f.reshape(-1)] = True
@@ -213,12 +213,17 @@ def topology(faces, num_verts=None, max_components=100):
         why = "the faces are not consistently oriented"
     else:
         why = None
+    # a component's genus needs it to be edge-manifold, vertex-manifold and oriented
+    flawed = np.zeros(ncomp, bool)
+    flawed[vcomp[edges[counts > 2][:, 0]]] = True
+    flawed[vcomp[nm_verts]] = True
+    flawed[vcomp[dkeys[dcounts > 1] // max(nv, 1)]] = True
     comps = []
     for c in np.argsort(-fc, kind="stable")[:max_components]:
         twice = 2 - int(chi[c]) - int(loops_per_comp[c])
+        ok = not flawed[c] and twice % 2 == 0 and twice >= 0
         comps.append({"faces": int(fc[c]), "closed": bool(open_edges[c] == 0),
-                      "boundary_loops": int(loops_per_comp[c]),
-                      "genus": twice // 2 if why is None and twice % 2 == 0 and twice >= 0 else None})
+                      "boundary_loops": int(loops_per_comp[c]), "genus": twice // 2 if ok else None})
     if why is None and any(c["genus"] is None for c in comps):  # cannot happen on a manifold
         why = "a component's Euler characteristic gives no whole genus"
     out["genus_undefined"] = why

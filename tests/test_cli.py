@@ -114,3 +114,95 @@ def test_help_does_not_import_torch():
                        env=dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+# ------------------------------------------------------------------ the CLI's promises (issue 15)
+def test_demo_writes_the_format_its_extension_names(tmp_path, capsys):
+    trimesh = pytest.importorskip("trimesh")
+    out = tmp_path / "bowl.obj"
+    assert cli.main(["demo", "--res", "8", "--out", str(out)]) == 0
+    cap = capsys.readouterr()
+    assert "msdf" in cap.err and "OBJ" in cap.out  # the OBJ cannot hold the msdf, and says so
+    assert out.read_bytes().startswith(b"# written by gshell\nv ")
+    m = trimesh.load(out, process=False)
+    assert len(m.faces) > 0
+    assert cli.main(["demo", "--res", "8", "--out", str(tmp_path / "bowl.xyz")]) == 2
+    assert not (tmp_path / "bowl.xyz").exists()
+
+
+def test_demo_and_reconstruct_never_replace_without_force(tmp_path, capsys):
+    out = tmp_path / "bowl.ply"
+    assert cli.main(["demo", "--res", "6", "--out", str(out), "-q"]) == 0
+    before = out.read_bytes()
+    assert cli.main(["demo", "--res", "7", "--out", str(out), "-q"]) == 2
+    assert "--force" in capsys.readouterr().err and out.read_bytes() == before
+    assert cli.main(["demo", "--res", "7", "--out", str(out), "-q", "--force"]) == 0
+    assert out.read_bytes() != before
+    asset = os.path.join(ROOT, "assets", "cup.ply")
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    (rec / "mesh.ply").write_bytes(b"keep")
+    assert cli.main(["reconstruct", asset, "--out", str(rec), "--views", "2", "--steps", "1",
+                     "--grid-res", "8", "--image-res", "16", "-q"]) == 2
+    assert "--force" in capsys.readouterr().err and (rec / "mesh.ply").read_bytes() == b"keep"
+
+
+@pytest.mark.parametrize("argv", [["--quiet", "demo"], ["demo", "--quiet"], ["demo", "-q"]])
+def test_global_options_before_or_after_the_command(tmp_path, capsys, argv):
+    assert cli.main(argv + ["--res", "6", "--out", str(tmp_path / "d.ply")]) == 0
+    assert capsys.readouterr().out == ""
+    assert (tmp_path / "d.ply").exists()
+
+
+def test_missing_folders_are_not_created_outside_the_working_directory(tmp_path, capsys, monkeypatch):
+    deep = tmp_path / "no" / "such" / "d.ply"
+    assert cli.main(["demo", "--res", "6", "--out", str(deep)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and not (tmp_path / "no").exists()
+    # one missing level of an absolute path is made, and said
+    assert cli.main(["demo", "--res", "6", "--out", str(tmp_path / "new" / "d.ply"), "-q"]) == 0
+    assert "created folder" in capsys.readouterr().err and (tmp_path / "new" / "d.ply").exists()
+    # below the working directory a relative path is made whole (the default out/...)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["demo", "--res", "6", "--out", os.path.join("a", "b", "d.ply"), "-q"]) == 0
+    assert (tmp_path / "a" / "b" / "d.ply").exists()
+    assert cli.main(["tetgrid", "--res", "2", os.path.join("..", "zz", "q", "g.npz")]) == 2
+
+
+def test_cuda_requests_without_cuda_name_the_device(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    gshell.io.write_ply(tmp_path / "t.ply", torch.eye(3), torch.tensor([[0, 1, 2]]))
+    for call in (lambda: gshell.io.load_mesh(tmp_path / "t.ply", device="cuda"),
+                 lambda: gshell.TetGrid.regular(2).to("cuda"),
+                 lambda: gshell.TetGrid.regular(2, device="cuda"),
+                 lambda: demo.run(res=4, out=None, device="cuda", verbose=False)):
+        with pytest.raises(ValueError, match="Expected device cpu .*no usable CUDA.* but got"):
+            call()
+    for call in (lambda: gshell.TetGrid.regular(2, device="nope"),
+                 lambda: gshell.io.load_mesh(tmp_path / "t.ply", device="bogus")):
+        with pytest.raises(ValueError, match="Expected device to be a device such as 'cpu'"):
+            call()
+    asset = os.path.join(ROOT, "assets", "cup.ply")
+    assert cli.main(["reconstruct", asset, "--out", str(tmp_path / "r"), "--device", "cuda", "-q"]) == 2
+
+
+def test_the_extension_imports_on_its_own():
+    r = subprocess.run([sys.executable, "-c", "import gshell._C as c; print(c.build_info()['torch_version'])"],
+                       capture_output=True, text=True,
+                       env=dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == torch.__version__.split("+")[0]
+
+
+def test_tetgrid_writes_tet_formats_or_refuses_in_one_line(tmp_path, capsys):
+    for ext in ("ply", "stl", "off", "obj", "glb", "xyz"):
+        out = tmp_path / ("g." + ext)
+        assert cli.main(["tetgrid", "--res", "2", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and ".npz" in err and ".msh" in err and not out.exists()
+        if ext != "xyz":
+            assert "surfaces, not tetrahedra" in err
+    pytest.importorskip("meshio")
+    assert cli.main(["tetgrid", "--res", "2", str(tmp_path / "g.vtu"), "-q"]) == 0
+    assert gshell.io.load_tetgrid(tmp_path / "g.vtu").num_tets == 48

@@ -40,3 +40,37 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     wing = spaces[7]
     assert wing["r"]["cp"].shape == (16, 48) and wing["feats"]["normals"].shape == (16, 48, 3)
     assert abs(wing["r"]["cl_cp"] - wing["r"]["cl_vlm"]) < 0.02 * abs(wing["r"]["cl_vlm"]) + 0.005
+    # the reconstruction example's mesh is in the input's frame (to_world applied)
+    rv, v0 = recon["result"].verts, recon["verts"]
+    extent = float((v0.max(0).values - v0.min(0).values).max())
+    assert float((rv.min(0).values - v0.min(0).values).abs().max()) < 0.1 * extent
+
+
+def _resolve(dotted):
+    import importlib
+
+    parts = dotted.split(".")
+    obj = importlib.import_module(parts[0])
+    for i, name in enumerate(parts[1:], 1):
+        try:
+            obj = getattr(obj, name)
+        except AttributeError:
+            obj = importlib.import_module(".".join(parts[:i + 1]))
+    return obj
+
+
+def test_every_name_the_readme_uses_exists():
+    """Each `gshell.x.y` the README names resolves, and so does each name it lists after a module
+    ("`gshell.mmgp` (`MMGP`, `morph`, ...)"), and `from gshell.mmgp import MMGP` works."""
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    names = sorted(set(re.findall(r"`(gshell(?:\.[A-Za-z_][A-Za-z0-9_]*)+)`", text)))
+    assert "gshell.mmgp" in names
+    for dotted in names:
+        _resolve(dotted)
+    listed = re.findall(r"`(gshell(?:\.[A-Za-z_]+)+)` \(((?:`[A-Za-z_]+`(?:, )?)+)\)", text)
+    assert listed
+    for module, inner in listed:
+        mod = _resolve(module)
+        for name in re.findall(r"`([A-Za-z_]+)`", inner):
+            assert hasattr(mod, name), "%s.%s" % (module, name)
+    from gshell.mmgp import MMGP, dataset, evaluate, morph, transfer  # noqa: F401

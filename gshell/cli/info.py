@@ -57,7 +57,7 @@ def _info_mesh(args):
 
     need_input("info", args.input)
     mesh_format("info", args.input)
-    verts, faces = gio.load_mesh(args.input)
+    verts, faces, _ = gio._load_arrays(args.input)
     info = gio.mesh_info(verts, faces)
     info = dict({"file": args.input}, **info)
     if args.json:

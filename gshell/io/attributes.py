@@ -147,6 +147,8 @@ def dropped(fmt, attrs):
     """The labels of the attributes in ``attrs`` that format ``fmt`` cannot hold."""
     holds = HOLDS.get(fmt, set())
     out = [LABELS[n] for n in NAMED if n in attrs and n not in holds]
+    if fmt == "obj" and COLORS in attrs and (np.asarray(attrs[COLORS])[:, 3] != 255).any():
+        out.append("the alpha of the vertex colours")
     if any(n not in NAMED for n in attrs) and "scalars" not in holds:
         out.append("%s (%s)" % (LABELS["scalars"], ", ".join(sorted(n for n in attrs if n not in NAMED))))
     return out

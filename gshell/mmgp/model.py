@@ -113,6 +113,11 @@ def _check_meshes(meshes):
         if t.min() < 0 or t.max() >= p.shape[0]:
             raise ValueError("Expected meshes[%d] triangles indexing [0, %d) but got values in "
                              "[%d, %d]" % (i, p.shape[0], t.min(), t.max()))
+        a, b, c = p[t[:, 0]], p[t[:, 1]], p[t[:, 2]]
+        area = 0.5 * np.abs((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0]).sum()
+        if not area > 0:
+            raise ValueError("Expected meshes[%d] to have triangles of positive area but their total "
+                             "area is %g (all points on one line or at one point)" % (i, area))
         out.append((p, t.astype(np.int64)))
     return out
 

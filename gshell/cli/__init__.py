@@ -22,7 +22,8 @@ COMMANDS = ("info", "convert", "extract", "tetgrid", "render", "demo", "reconstr
 EPILOG = """examples:
   gshell info                          versions and how gshell._C was built
   gshell info bunny.obj                counts, bounds, watertight, genus, components, ...
-  gshell convert bunny.obj bunny.ply   convert between OBJ, PLY, STL, OFF, GLB/glTF, VTK, ...
+  gshell convert bunny.obj bunny.ply   convert between OBJ, PLY, STL, OFF, GLB/glTF, VTK, ... (colours,
+                                       normals, uv and textures kept where the format holds them)
   gshell extract sdf.npy mesh.ply --method mc      mesh an SDF grid (.npy or .npz)
   gshell tetgrid --res 64 grid64.npz   a regular tet grid (kaolin/nvdiffrec npz layout)
   gshell render bunny.obj sheet.png    a turntable sheet of shaded views
@@ -37,7 +38,8 @@ global options (before or after the command): --quiet (no progress or report),
 --debug (a traceback on errors; GSHELL_DEBUG=1 does the same).
 
 Outputs are written atomically (a temporary file, then a rename) and never over an input or an
-existing file unless --force is given.
+existing file unless --force is given. A missing output folder is created when it lies below the
+working directory, or when only its last level is missing (said on stderr); else it is an error.
 
 exit codes:
   0    success

@@ -68,10 +68,12 @@ def _check_loaded(path, fmt, v, f, allow_empty=False):
 
 def _need_reader_library(fmt, name, what):
     """ImportError naming the package when the format needs trimesh or meshio and it is missing."""
-    package = None if fmt in _NAMES and fmt not in ("glb", "gltf") else ("trimesh" if fmt in ("glb", "gltf")
-                                                                          else "meshio")
-    if package is None:
-        return
+    if fmt in ("glb", "gltf"):
+        package = "trimesh"
+    elif fmt not in _NAMES:
+        package = "meshio"
+    else:
+        return  # PLY, OBJ, OFF, STL: gshell's own parsers
     try:
         importlib.import_module(package)
     except ImportError:

@@ -14,10 +14,7 @@ def write_glb(path, verts, faces):
     import json
     import struct
 
-    v, f = _mesh_arrays(verts, faces)
-    if v.shape[0] == 0:
-        raise ValueError("Expected at least one vertex for a GLB file but got an empty mesh")
-    doc, binary = _gltf_doc(v, f)
+    doc, binary = _gltf_doc(verts, faces, "GLB")
     js = _pad4(json.dumps(doc, separators=(",", ":")).encode("utf-8"), b" ")
     total = 12 + 8 + len(js) + 8 + len(binary)
     write_bytes(path, [struct.pack("<4sII", b"glTF", 2, total),
@@ -30,8 +27,12 @@ def _pad4(b, fill):
     return b + fill * (-len(b) % 4)
 
 
-def _gltf_doc(v, f):
-    """The glTF document (dict) and binary buffer of one triangle mesh."""
+def _gltf_doc(verts, faces, what):
+    """The glTF document (dict) and binary buffer of one triangle mesh (checked; ``what`` names
+    the file kind in the error)."""
+    v, f = _mesh_arrays(verts, faces)
+    if v.shape[0] == 0:
+        raise ValueError("Expected at least one vertex for a %s file but got an empty mesh" % what)
     pos = _pad4(v.astype("<f4").tobytes(), b"\0")
     idx = _pad4(f.astype("<u4").tobytes(), b"\0")
     prim = {"attributes": {"POSITION": 0}, "mode": 4}
@@ -62,10 +63,7 @@ def write_gltf(path, verts, faces):
     import base64
     import json
 
-    v, f = _mesh_arrays(verts, faces)
-    if v.shape[0] == 0:
-        raise ValueError("Expected at least one vertex for a glTF file but got an empty mesh")
-    doc, binary = _gltf_doc(v, f)
+    doc, binary = _gltf_doc(verts, faces, "glTF")
     doc["buffers"][0]["uri"] = "data:application/octet-stream;base64," + base64.b64encode(binary).decode("ascii")
     write_bytes(path, [json.dumps(doc).encode("utf-8")])
 

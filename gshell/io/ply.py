@@ -5,7 +5,7 @@ import re
 import numpy as np
 
 from gshell._atomic import write_bytes
-from gshell.io._common import _check_float_array, _describe, _mesh_arrays, _to_numpy
+from gshell.io._common import _check_float_array, _mesh_arrays, _to_numpy
 
 
 # PLY scalar types -> numpy type codes (without byte order).
@@ -45,22 +45,10 @@ def write_ply(path, verts, faces, vertex_attrs=None):
         >>> out = gshell.gshell_extract(p, sdf, msdf, grid)
         >>> gshell.io.write_ply("mesh.ply", out.verts, out.faces, {"msdf": out.msdf})
     """
-    v = _to_numpy("verts", verts)
-    _check_float_array("verts", v, "(V, 3)", lambda s: len(s) == 2 and s[1] == 3, verts)
+    v, f = _mesh_arrays(verts, faces)
     nv = v.shape[0]
     if nv >= 2 ** 31:
         raise ValueError("Expected fewer than 2^31 vertices but got %d" % nv)
-
-    f = _to_numpy("faces", faces)
-    if f.dtype == np.bool_ or not np.issubdtype(f.dtype, np.integer):
-        raise TypeError("Expected faces to have an integer dtype but got %s" % _describe(faces))
-    if f.ndim != 2 or f.shape[1] != 3:
-        raise ValueError("Expected faces of shape (F, 3) but got %s" % _describe(faces))
-    if f.size:
-        lo, hi = int(f.min()), int(f.max())
-        if lo < 0 or hi >= nv:
-            raise ValueError("Expected faces to index vertices in [0, %d) but got indices in [%d, %d]"
-                             % (nv, lo, hi))
 
     attrs = []
     if vertex_attrs is not None:
@@ -76,23 +64,7 @@ def write_ply(path, verts, faces, vertex_attrs=None):
             _check_float_array(arg, arr, "(%d,)" % nv, lambda s: s == (nv,), a)
             attrs.append((name, arr))
 
-    vdtype = np.dtype([("x", "<f4"), ("y", "<f4"), ("z", "<f4")] + [(n, "<f4") for n, _ in attrs])
-    vrec = np.empty(nv, dtype=vdtype)
-    for i, c in enumerate("xyz"):
-        vrec[c] = v[:, i]
-    for n, arr in attrs:
-        vrec[n] = arr
-    frec = np.empty(f.shape[0], dtype=np.dtype([("n", "u1"), ("i", "<i4", (3,))]))
-    frec["n"] = 3
-    frec["i"] = f
-
-    from gshell import __version__
-    header = ["ply", "format binary_little_endian 1.0", "comment written by gshell %s" % __version__,
-              "element vertex %d" % nv, "property float x", "property float y", "property float z"]
-    header += ["property float %s" % n for n, _ in attrs]
-    header += ["element face %d" % f.shape[0], "property list uchar int vertex_indices", "end_header"]
-    payload = [("\n".join(header) + "\n").encode("ascii"), vrec.tobytes(), frec.tobytes()]
-    write_bytes(path, payload)
+    write_ply_mesh(path, v, f, {n: arr.astype(np.float32) for n, arr in attrs})
 
 
 def write_ply_ascii(path, verts, faces):
@@ -101,14 +73,7 @@ def write_ply_ascii(path, verts, faces):
     Args:
         path: destination. verts: (V, 3) float. faces: (F, 3) int.
     """
-    v, f = _mesh_arrays(verts, faces)
-    from gshell import __version__
-    header = ["ply", "format ascii 1.0", "comment written by gshell %s" % __version__,
-              "element vertex %d" % v.shape[0], "property float x", "property float y", "property float z",
-              "element face %d" % f.shape[0], "property list uchar int vertex_indices", "end_header"]
-    lines = header + ["%.9g %.9g %.9g" % tuple(p) for p in v.tolist()]
-    lines += ["3 %d %d %d" % tuple(t) for t in f.tolist()]
-    write_bytes(path, [("\n".join(lines) + "\n").encode("ascii")])
+    write_ply_mesh(path, verts, faces, {}, binary=False)
 
 
 class _Element:

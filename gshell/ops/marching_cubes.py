@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from gshell import _checks
+from gshell._gather import take
 from gshell._ext import check_device, ext
 
 
@@ -31,7 +32,7 @@ def _with_centres(verts, centres):
     if centres.shape[0] == 0:
         return verts
     valid = centres >= 0
-    loop = verts[centres.clamp_min(0)] * valid[..., None].to(verts.dtype)   # (C, 12, 3)
+    loop = take(verts, centres.clamp_min(0)) * valid[..., None].to(verts.dtype)   # (C, 12, 3)
     return torch.cat([verts, loop.sum(1) / valid.sum(1, keepdim=True).to(verts.dtype)])
 
 

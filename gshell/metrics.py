@@ -5,8 +5,12 @@ Distances are measured between points sampled uniformly on one surface (by area)
 closest point on the other surface (point-to-triangle, not point-to-sample), so they do not
 depend on how densely the reference is sampled. Computation is in float64 NumPy with SciPy's
 k-d tree; inputs may be torch tensors on any device or NumPy arrays.
+
+Image metrics (:func:`psnr`, :func:`ssim`) compare rendered and target images as torch tensors, on
+their device, differentiably.
 """
 import numpy as np
+import torch
 
 from gshell import _checks, topology
 
@@ -15,7 +19,7 @@ _MAX_SAMPLES = 10 ** 8
 
 __all__ = ["sample_surface", "point_mesh_distance", "chamfer_distance", "f_score",
            "normal_consistency", "compare_meshes", "is_watertight", "boundary_loops",
-           "edge_manifold"]
+           "edge_manifold", "psnr", "ssim"]
 
 
 def _mesh(name, verts, faces):
@@ -266,3 +270,133 @@ def boundary_loops(faces):
         faces: (F, 3) integer tensor or array.
     """
     return topology.boundary_loops(faces)
+
+
+# ----------------------------------------------------------------------------- image metrics
+def _image_pair(pred, target):
+    """Checks two float images (H, W, C) or (N, H, W, C) of one shape, dtype and device; returns
+    them as (N, H, W, C) and whether a batch was given."""
+    _checks.tensor("pred", pred, dtypes=_checks.FLOATS)
+    _checks.tensor("target", target, dtypes=_checks.FLOATS, device=pred.device)
+    if pred.dim() not in (3, 4) or min(pred.shape) < 1:
+        raise ValueError("Expected pred of shape (H, W, C) or (N, H, W, C) but got %s" % _checks._desc(pred))
+    if target.shape != pred.shape:
+        raise ValueError("Expected target of pred's shape %s but got %s" % (tuple(pred.shape), _checks._desc(target)))
+    if target.dtype != pred.dtype:
+        raise TypeError("Expected target of pred's dtype %s but got %s" % (pred.dtype, _checks._desc(target)))
+    _checks.finite("pred", pred)
+    _checks.finite("target", target)
+    batched = pred.dim() == 4
+    return (pred, target, batched) if batched else (pred[None], target[None], batched)
+
+
+def psnr(pred, target, mask=None, max_value=1.0):
+    """Peak signal-to-noise ratio, 10 log10(max_value^2 / MSE), per image.
+
+    The mean squared error is taken over all pixels and channels of an image, or over the pixels
+    where ``mask`` is set; identical images give ``inf``. The definition of scikit-image's
+    ``peak_signal_noise_ratio(target, pred, data_range=max_value)``. Differentiable with respect to
+    ``pred`` and ``target``.
+
+    Args:
+        pred: (H, W, C) or (N, H, W, C) float32|float64 tensor, finite, on any device.
+        target: tensor of pred's shape, dtype and device.
+        mask: None, or (H, W) / (N, H, W) (also with a trailing 1) bool or float tensor on pred's
+            device: pixel weights (a float mask weights the squared errors); every image must
+            keep a positive weight.
+        max_value: positive float, the peak value (data range) of the images.
+    Returns:
+        float tensor in pred's dtype: shape () for one image, (N,) for a batch (in dB).
+    Raises:
+        TypeError, ValueError: mismatched shapes, dtypes or devices, NaN/Inf, a negative or empty
+            mask, max_value <= 0.
+
+    Example:
+        >>> psnr(render, views.rgb[0], mask=views.mask[0] > 0.5)
+    """
+    x, y, batched = _image_pair(pred, target)
+    max_value = _checks.real("max_value", max_value, lo=0, lo_open=True)
+    err = (x - y).pow(2)
+    n, h, w, c = x.shape
+    if mask is None:
+        mse = err.mean(dim=(1, 2, 3))
+    else:
+        _checks.tensor("mask", mask, device=pred.device)
+        m = mask
+        if m.dim() == pred.dim() and m.shape[-1] == 1:
+            m = m[..., 0]
+        if m.shape != pred.shape[:-1]:
+            raise ValueError("Expected mask of shape %s (pred's pixels) but got %s"
+                             % (tuple(pred.shape[:-1]), _checks._desc(mask)))
+        if m.dtype != torch.bool and not m.is_floating_point():
+            raise TypeError("Expected mask of dtype bool or float but got %s" % _checks._desc(mask))
+        m = m.to(x.dtype).reshape(n, h, w)
+        _checks.finite("mask", m)
+        if bool((m < 0).any()):
+            raise ValueError("Expected mask >= 0 but got negative weights")
+        total = m.sum(dim=(1, 2))
+        if not bool((total > 0).all()):
+            raise ValueError("Expected mask to select pixels in every image but %d image(s) have none"
+                             % int((total <= 0).sum()))
+        mse = (err * m[..., None]).sum(dim=(1, 2, 3)) / (total * c)
+    out = 10 * torch.log10(max_value ** 2 / mse)
+    return out if batched else out[0]
+
+
+def _gaussian_window(sigma, radius, dtype, device):
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    g = torch.exp(-0.5 * (x / sigma) ** 2)
+    return (g / g.sum()).to(dtype=dtype, device=device)
+
+
+def ssim(pred, target, data_range=1.0, win_size=11, sigma=1.5, k1=0.01, k2=0.03):
+    """Structural similarity (Wang et al. 2004, https://doi.org/10.1109/TIP.2003.819861), per image,
+    averaged over channels.
+
+    Local means, variances and covariance come from a Gaussian window (``sigma`` 1.5, 11 x 11,
+    population statistics); the SSIM map is averaged over the pixels where the whole window lies
+    inside the image (a border of ``win_size // 2`` pixels is left out). This is scikit-image's
+    ``structural_similarity(target, pred, data_range=data_range, channel_axis=-1,
+    gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``. Differentiable.
+
+    Args:
+        pred: (H, W, C) or (N, H, W, C) float32|float64 tensor, finite, H and W >= ``win_size``.
+        target: tensor of pred's shape, dtype and device.
+        data_range: positive float, the range of the image values (1 for images in [0, 1]).
+        win_size: odd int >= 3, the window's width (the Gaussian is truncated to it).
+        sigma: positive float, the Gaussian's standard deviation in pixels.
+        k1, k2: positive floats, the stabilising constants C1 = (k1 L)^2, C2 = (k2 L)^2.
+    Returns:
+        float tensor in pred's dtype: shape () for one image, (N,) for a batch; 1 for identical
+        images.
+    Raises:
+        TypeError, ValueError: mismatched shapes, dtypes or devices, NaN/Inf, images smaller than
+            the window, bad parameters.
+    """
+    import torch.nn.functional as F
+
+    x, y, batched = _image_pair(pred, target)
+    data_range = _checks.real("data_range", data_range, lo=0, lo_open=True)
+    win_size = _checks.integer("win_size", win_size, lo=3)
+    if win_size % 2 == 0:
+        raise ValueError("Expected an odd win_size but got %d" % win_size)
+    sigma = _checks.real("sigma", sigma, lo=0, lo_open=True)
+    k1 = _checks.real("k1", k1, lo=0, lo_open=True)
+    k2 = _checks.real("k2", k2, lo=0, lo_open=True)
+    n, h, w, c = x.shape
+    if h < win_size or w < win_size:
+        raise ValueError("Expected images of at least %d x %d pixels (the SSIM window) but got %s"
+                         % (win_size, win_size, _checks._desc(pred)))
+    g = _gaussian_window(sigma, win_size // 2, x.dtype, x.device)
+    # all five statistics of all channels in one separable 'valid' convolution: the border that
+    # scikit-image crops is exactly where the window would leave the image
+    xc = x.permute(0, 3, 1, 2).reshape(n * c, 1, h, w)
+    yc = y.permute(0, 3, 1, 2).reshape(n * c, 1, h, w)
+    stack = torch.cat([xc, yc, xc * xc, yc * yc, xc * yc], 1)          # (N C, 5, H, W)
+    stack = F.conv2d(stack, g.view(1, 1, -1, 1).expand(5, 1, -1, 1), groups=5)
+    ux, uy, uxx, uyy, uxy = F.conv2d(stack, g.view(1, 1, 1, -1).expand(5, 1, 1, -1), groups=5).unbind(1)
+    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
+    c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    out = s.reshape(n, c, -1).mean(dim=(1, 2))
+    return out if batched else out[0]

@@ -202,7 +202,7 @@ def test_reconstruct_command(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["reconstruct"], "expected a target MESH or --neus"),
+    (["reconstruct"], "expected one of a target MESH, --images DIR or --neus DIR"),
     (["reconstruct", "missing.ply", "--quiet"], "does not exist"),
     (["reconstruct", "x.ply", "--steps", "0"], "positive"),
     (["reconstruct", "x.ply", "--format", "stl"], "formats"),

@@ -10,20 +10,42 @@ def register(sub, common):
     p = sub.add_parser(
         "reconstruct", help="reconstruct a mesh (open or closed) from calibrated views with G-Shell",
         parents=[common],
-        description="Multiview reconstruction with G-Shell. Targets are either a mesh rendered "
-                    "from VIEWS cameras on a sphere (mask, depth and normal images; the synthetic "
-                    "setting of the G-Shell paper) or a NeuS/IDR scene folder (image/, mask/, "
-                    "cameras_sphere.npz; masks only). Writes OUT/mesh.<fmt>, OUT/comparison.png "
-                    "(targets above, reconstruction below) and, for a target mesh, OUT/metrics.json "
-                    "(Chamfer distance, F-score at 1% of the bounding-box diagonal, normal "
-                    "consistency, boundary loops).",
-        epilog="examples:\n  gshell reconstruct assets/cup.ply --out out/demo\n"
+        description="Multiview reconstruction with G-Shell. Targets are photographs (--images: a "
+                    "calibrated RGB image set with masks or alpha, in the NeRF-synthetic/Blender, "
+                    "instant-ngp/nerfstudio, NeuS/IDR or COLMAP layout; shape, material and "
+                    "environment light are learned together), a mesh rendered from VIEWS cameras "
+                    "on a sphere (mask, depth and normal images; the synthetic setting of the "
+                    "G-Shell paper) or a NeuS/IDR scene folder's masks (--neus). Writes "
+                    "OUT/mesh.<fmt> and OUT/comparison.png (targets above, reconstruction below); "
+                    "with --images also OUT/mesh.glb and OUT/mesh.obj with baked textures, "
+                    "OUT/light.hdr and OUT/test/ (renders of the test views); OUT/metrics.json "
+                    "holds PSNR/SSIM on the test views and, against a target mesh (MESH or --gt), "
+                    "the Chamfer distance, F-score at 1% of the bounding-box diagonal, normal "
+                    "consistency and boundary loops.",
+        epilog="examples:\n  gshell reconstruct --images assets/photo_skirt --gt assets/photo_skirt/mesh_gt.ply --out out/photo\n"
+               "  gshell reconstruct --images data/nerf_synthetic/lego --downscale 2 --out out/lego\n"
+               "  gshell reconstruct assets/cup.ply --out out/demo\n"
                "  gshell reconstruct assets/cup.ply --views 32 --grid-res 32,64,96 --steps 200,200,200 "
                "--image-res 128,192,256\n"
                "  gshell reconstruct --neus data/dtu_scan65 --out out/scan65 --format ply,glb",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("mesh", nargs="?", metavar="MESH", help="target mesh (any format gshell convert reads)")
-    p.add_argument("--neus", metavar="DIR", help="NeuS/IDR scene folder instead of a mesh")
+    p.add_argument("--images", metavar="DIR",
+                   help="calibrated image set (Blender/NeRF, instant-ngp, nerfstudio, NeuS, COLMAP)")
+    p.add_argument("--gt", metavar="MESH", help="ground-truth mesh of an image set, in its coordinates")
+    p.add_argument("--downscale", type=float, default=1.0, metavar="S",
+                   help="shrink the images by this factor on load (default: 1)")
+    p.add_argument("--max-views", type=int, metavar="N", dest="max_views",
+                   help="use at most N training images, evenly spaced (default: all)")
+    p.add_argument("--bbox", type=lambda t: tuple(float(x) for x in t.split(",")), metavar="X0,Y0,Z0,X1,Y1,Z1",
+                   help="the object's box in the dataset's coordinates (default: from the cameras and masks)")
+    p.add_argument("--light", choices=("sg", "splitsum"), default="sg",
+                   help="environment light model for --images (default: sg)")
+    p.add_argument("--texture-res", type=int, default=1024, metavar="R", dest="texture_res",
+                   help="side of the baked textures (default: 1024)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from OUT/checkpoint.pt (same settings)")
+    p.add_argument("--neus", metavar="DIR", help="NeuS/IDR scene folder instead of a mesh (masks only)")
     p.add_argument("--out", default=os.path.join("out", "reconstruct"), metavar="DIR",
                    help="output folder, created if missing (default: out/reconstruct)")
     p.add_argument("--views", type=int, default=24, metavar="N",
@@ -48,8 +70,20 @@ def run(args):
     from gshell.recon.pipeline import ReconConfig
     from gshell.recon.run import FORMATS, run
 
-    if (args.mesh is None) == (args.neus is None):
-        raise CLIError("gshell reconstruct: error: expected a target MESH or --neus DIR (one of them)")
+    if sum(x is not None for x in (args.mesh, args.neus, args.images)) != 1:
+        raise CLIError("gshell reconstruct: error: expected one of a target MESH, --images DIR or --neus DIR")
+    if args.gt is not None and args.mesh is not None:
+        raise CLIError("gshell reconstruct: error: --gt goes with --images or --neus (a target MESH is its own ground truth)")
+    if args.images is not None and not os.path.isdir(args.images):
+        raise CLIError("gshell reconstruct: error: --images %r is not a folder" % args.images)
+    if args.bbox is not None and len(args.bbox) != 6:
+        raise CLIError("gshell reconstruct: error: expected --bbox as 6 numbers X0,Y0,Z0,X1,Y1,Z1 but got %d" % len(args.bbox))
+    if not args.downscale >= 1:
+        raise CLIError("gshell reconstruct: error: expected --downscale >= 1 but got %g" % args.downscale)
+    if args.max_views is not None and args.max_views < 1:
+        raise CLIError("gshell reconstruct: error: expected --max-views >= 1 but got %d" % args.max_views)
+    if args.resume and not args.checkpoint_every:
+        args.checkpoint_every = 50
     kw = {}
     for name in ("grid_res", "steps", "image_res"):
         if getattr(args, name) is not None:
@@ -63,7 +97,7 @@ def run(args):
                 v = tuple(v[min(i, len(v) - 1)] for i in range(n))
             kw[name] = v
     try:
-        cfg = ReconConfig(seed=args.seed, checkpoint_every=args.checkpoint_every, **kw)
+        cfg = ReconConfig(seed=args.seed, checkpoint_every=args.checkpoint_every, light=args.light, **kw)
     except ValueError as e:
         raise CLIError("gshell reconstruct: error: %s" % e) from None
     quiet = getattr(args, "quiet", False)
@@ -71,17 +105,27 @@ def run(args):
     if bad:
         raise CLIError("gshell reconstruct: error: expected output formats (--format) among %s, comma-separated, but got %s"
                        % (", ".join(FORMATS), ", ".join(map(repr, bad))))
-    if args.mesh is not None:
-        need_input("reconstruct", args.mesh)
+    for path in (args.mesh, args.gt):
+        if path is not None:
+            need_input("reconstruct", path)
     ensure_folder("reconstruct", args.out, quiet)
-    for name in ["mesh.%s" % f for f in args.format] + ["comparison.png", "metrics.json"]:
+    names = ["mesh.%s" % f for f in args.format] + ["comparison.png", "metrics.json"]
+    if args.images is not None:
+        names += ["mesh.glb", "mesh.obj", "mesh.mtl", "light.hdr", "test"]
+    for name in names:
         path = os.path.join(args.out, name)
-        if os.path.exists(path) and not args.force:
+        if os.path.exists(path) and not args.force and not args.resume:
             raise CLIError("gshell reconstruct: error: output %r exists (use --force to overwrite the "
                            "files of the earlier run)" % path)
     log = (lambda *a: None) if quiet else print
-    rep = run(args.out, mesh=args.mesh, neus=args.neus, n_views=args.views, config=cfg,
-              formats=args.format, quiet=quiet, device=args.device, log=log)
+    bbox = None if args.bbox is None else (args.bbox[:3], args.bbox[3:])
+    try:
+        rep = run(args.out, mesh=args.mesh, neus=args.neus, images=args.images, gt=args.gt,
+                  n_views=args.views, config=cfg, formats=args.format, quiet=quiet,
+                  device=args.device, log=log, downscale=args.downscale, max_views=args.max_views,
+                  bbox=bbox, resume=args.resume, texture_res=args.texture_res)
+    except (FileNotFoundError, ValueError) as e:
+        raise CLIError("gshell reconstruct: error: %s" % e) from None
     if not quiet:
         print("reconstruction: %d vertices, %d faces in %.1f s (optimisation %.1f s)"
               % (rep["vertices"], rep["faces"], rep["seconds"], rep["seconds_optimisation"]))
@@ -94,6 +138,9 @@ def run(args):
             print("  boundary loops     %d  (target %d)" % (rep["boundary_loops_pred"],
                                                            rep["boundary_loops_gt"]))
             print("  watertight         %s  (target %s)" % (rep["watertight_pred"], rep["watertight_gt"]))
+        if "test" in rep:
+            print("  test views         PSNR %.2f dB, SSIM %.4f  (%s)" % (rep["test"]["psnr"], rep["test"]["ssim"],
+                                                                    rep["test"]["background"]))
         for f in rep["files"]:
             print("wrote %s" % f)
     return 0

@@ -24,7 +24,7 @@ scatter-adds use atomics and runs may differ in the last bits.
 import dataclasses
 import os
 import time
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -59,10 +59,18 @@ class ReconConfig:
         w_unseen: weight of the "open" term on the vertices of surface that none of the views
             sees (checked every ``visibility_every`` steps per grid tet): inner walls and
             floaters hidden from every camera are cut away.
+        outside_views: surface that any of this many virtual cameras on a sphere around the
+            grid sees is spared from the ``w_unseen`` push (0: no virtual cameras): it is outer
+            surface that the real cameras happen to miss (a closed shape's concavities, its
+            underside), not an inner wall, and no view asks for it to open.
         w_msdf_smooth: weight of the squared mSDF gradient (finite differences over grid edges
             near the surface): a smooth cut, no speckle holes.
         min_component: connected components of the result with fewer than this fraction of its
             faces are dropped (0 keeps everything).
+        restore_holes: at the end, surface the optimisation cut away is put back where some
+            view sees it (frontmost on the watertight template) on the target's surface and no
+            view shows evidence for an opening there (the carve's own tests). Needs depth and
+            normal targets. A closed shape then stays closed wherever the cameras see it closed.
         fill_holes: boundary loops shorter than this many grid cells (of the last stage) are
             closed with a fan (pinholes; 0 keeps them).
         carve_start: fraction of all steps before the carve loss starts.
@@ -73,6 +81,13 @@ class ReconConfig:
         init_radius: radius of the initial sphere.
         seed: view sampling seed.
         checkpoint_every: save a checkpoint every N steps (0: never); needs ``out_dir``.
+        w_rgb: weight of the photometric loss (L1 of tone-mapped linear colour), used when the
+            views have RGB images; the material and light are then learned with the shape.
+        light: environment light model, "sg" (spherical Gaussians) or "splitsum" (a lat-long
+            map with prefiltered levels), see :mod:`gshell.render.light`.
+        encoding: the material field's hash encoding, "simplex" or "grid".
+        lr_material, lr_light: Adam learning rates of the material field and the light.
+        w_material_smooth: weight of the material smoothness term (jittered positions).
     """
     grid_res: Tuple[int, ...] = (32, 64)
     steps: Tuple[int, ...] = (300, 250)
@@ -91,7 +106,9 @@ class ReconConfig:
     w_unseen: float = 0.1
     w_msdf_smooth: float = 5e-3
     visibility_every: int = 10
+    outside_views: int = 48
     min_component: float = 0.01
+    restore_holes: bool = True
     fill_holes: float = 8.0
     w_close: float = 1e-3
     carve_start: float = 0.25
@@ -100,6 +117,12 @@ class ReconConfig:
     init_radius: float = 0.35
     seed: int = 0
     checkpoint_every: int = 0
+    w_rgb: float = 10.0
+    light: str = "sg"
+    encoding: str = "simplex"
+    lr_material: float = 1e-2
+    lr_light: float = 1e-2
+    w_material_smooth: float = 0.05
 
     def __post_init__(self):
         self.grid_res, self.steps, self.image_res = (tuple(int(x) for x in v) for v in
@@ -113,6 +136,12 @@ class ReconConfig:
                 raise ValueError("Expected positive %s but got %r" % (name, getattr(self, name)))
         if self.views_per_step < 1:
             raise ValueError("Expected views_per_step >= 1 but got %d" % self.views_per_step)
+        if self.light not in ("sg", "splitsum"):
+            raise ValueError("Expected light to be 'sg' or 'splitsum' but got %r" % (self.light,))
+        if self.encoding not in ("simplex", "grid"):
+            raise ValueError("Expected encoding to be 'simplex' or 'grid' but got %r" % (self.encoding,))
+        if self.outside_views < 0:
+            raise ValueError("Expected outside_views >= 0 but got %d" % self.outside_views)
 
 
 @dataclasses.dataclass(eq=False)
@@ -125,12 +154,19 @@ class ReconResult:
         geometry: the final GShellGeometry (in the grid frame).
         history: list of dicts of per-step losses.
         seconds: wall time of the optimisation.
+        material: the learned :class:`~gshell.recon.appearance.Material` (photometric runs),
+            in the grid frame, else None.
+        light: the learned environment light (photometric runs), else None.
+        grid_verts: (V, 3) float32, ``verts`` in the grid frame (where ``material`` lives).
     """
     verts: torch.Tensor
     faces: torch.Tensor
     geometry: GShellGeometry
     history: List[dict]
     seconds: float
+    material: Optional[torch.nn.Module] = None
+    light: Optional[torch.nn.Module] = None
+    grid_verts: Optional[torch.Tensor] = None
 
 
 def upsample_field(values, res, new_res):
@@ -170,13 +206,32 @@ def _stage_geometry(res, prev, prev_res, cfg, device):
     return geo
 
 
-def _save_checkpoint(path, geo, step, stage, cfg):
+def _save_checkpoint(path, geo, step, stage, cfg, appearance=None, opt=None, gen=None, order=None,
+                     history=None, seen=None):
     state = {"step": step, "stage": stage, "grid_res": geo.grid.res,
              "config": dataclasses.asdict(cfg), "state_dict": geo.state_dict()}
+    if opt is not None:
+        state.update(optimizer=opt.state_dict(), generator=gen.get_state(), order=order,
+                     history=history, seen=seen)
+    if appearance is not None:
+        state["appearance"] = (appearance[0].state_dict(), appearance[1].state_dict())
     write_atomic(path, lambda tmp: torch.save(state, tmp))
 
 
-def _losses(geo, out, views, cfg, carve_on, backend, unseen=None):
+def _load_checkpoint(path, cfg, device):
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same error to the user
+        raise ValueError("Expected a gshell checkpoint in %s but it could not be read (%s)" % (path, e)) from None
+    if not isinstance(state, dict) or "optimizer" not in state:
+        raise ValueError("Expected a resumable gshell checkpoint in %s but it holds no optimiser state" % path)
+    if state.get("config") != dataclasses.asdict(cfg):
+        raise ValueError("Expected %s to come from the same settings to resume but they differ; "
+                         "remove it or run with the settings it was made with" % path)
+    return state
+
+
+def _losses(geo, out, views, cfg, carve_on, backend, unseen=None, appearance=None, gen=None):
     """All terms of one step. Returns (total, dict of floats)."""
     dev = out.verts.device
     terms = {}
@@ -205,6 +260,22 @@ def _losses(geo, out, views, cfg, carve_on, backend, unseen=None):
     fit = both & ~carve
     nfit = fit.sum().clamp(min=1)
     total = cfg.w_mask * terms["mask"]
+    if appearance is not None and views.rgb is not None:
+        from gshell.recon.appearance import render_rgb
+        from gshell.render.color import tonemap
+
+        material, light = appearance
+        rgb, mat = render_rgb(b, out.verts, out.faces, material, light, backend=backend)
+        terms["rgb"] = (tonemap(rgb) - tonemap(views.rgb)).abs().mean()
+        with torch.no_grad():
+            mse = (rgb.clamp(0, 1) - views.rgb.clamp(0, 1)).square().mean()
+            terms["psnr"] = -10 * torch.log10(mse.clamp(min=1e-10))
+        total = total + cfg.w_rgb * terms["rgb"]
+        if cfg.w_material_smooth and bool(b["covered"].any()):
+            p = b["xyz"][b["covered"]].detach()
+            p = p[torch.randperm(p.shape[0], generator=gen)[:4096].to(p.device)]
+            terms["material_smooth"] = material.smoothness(p, generator=gen)
+            total = total + cfg.w_material_smooth * terms["material_smooth"]
     if views.depth is not None:
         terms["depth"] = ((b["depth"] - views.depth).abs() * fit).sum() / nfit
         total = total + cfg.w_depth * terms["depth"]
@@ -260,6 +331,22 @@ def _seen_tets(out, views, res, num_tets, backend):
     return seen
 
 
+def _outside_cameras(n, device):
+    """``n`` virtual cameras on a sphere around the tet grid's cube, each seeing all of it."""
+    from gshell.recon.views import sphere_cameras
+
+    mvp, campos = sphere_cameras(n, distance=3.0, fovy=40.0, near=0.5, far=6.0)
+    return _Cameras(mvp.to(device))
+
+
+@dataclasses.dataclass
+class _Cameras:
+    mvp: torch.Tensor
+
+    def __len__(self):
+        return self.mvp.shape[0]
+
+
 def _unseen_grid_vertices(out, seen_tets, grid):
     """(N,) bool over grid vertices: corners of tets that hold open-mesh faces, none of them a
     corner of a tet seen in any view (so surface next to seen surface is never pushed)."""
@@ -269,6 +356,63 @@ def _unseen_grid_vertices(out, seen_tets, grid):
     band = torch.zeros_like(seen_v)
     band[tets[out.face_tet].reshape(-1)] = True
     return band & ~seen_v
+
+
+@torch.no_grad()
+def _restore_holes(geo, out, views, cfg, backend):
+    """Raises the mSDF where the optimisation cut away surface that the views show closed.
+
+    A face of the watertight template is *confirmed* when, in some view, it is the frontmost
+    surface at a pixel the target covers with its front side at about the same depth, and
+    *contested* when, in some view, it is frontmost at a carve pixel (outside the dilated target
+    mask, or the target shows a back face or a surface behind it). The grid vertices of the tets of
+    confirmed, cut faces get a positive mSDF, except corners of tets with contested faces.
+
+    Returns:
+        the number of grid vertices raised.
+    """
+    from gshell.render import rasterize, transform_pos
+
+    grid = geo.grid
+    wv, wf = out.watertight_verts.detach(), out.watertight_faces
+    nf = wf.shape[0]
+    confirmed = torch.zeros(nf, dtype=torch.bool, device=wv.device)
+    contested = torch.zeros_like(confirmed)
+    tri = wf.to(torch.int32).contiguous()
+    r = int(cfg.carve_margin)
+    for s in range(0, len(views), 8):
+        v = views.subset(list(range(s, min(s + 8, len(views)))))
+        b = render_buffers(wv, wf, v.mvp, v.campos, v.resolution, antialias_mask=False, backend=backend)
+        tid = b["rast"][..., 3].long() - 1
+        cov, t_cov = b["covered"], v.mask > 0.5
+        near = F.max_pool2d(t_cov[:, None].float(), 2 * r + 1, stride=1, padding=r)[:, 0] > 0 if r > 0 else t_cov
+        t_back = (v.normal * b["view_dir"]).sum(-1) < -0.1
+        p_front = (b["normal"] * b["view_dir"]).sum(-1) > 0.1
+        behind = v.depth > b["depth"] + cfg.carve_depth
+        same = (v.depth - b["depth"]).abs() <= cfg.carve_depth
+        bad = cov & (~near | (t_cov & p_front & (t_back | behind)))
+        good = cov & t_cov & p_front & ~t_back & same
+        contested[torch.unique(tid[bad])] = True
+        confirmed[torch.unique(tid[good])] = True
+    del tri
+    msdf_w = out.watertight_msdf.detach()
+    cut = (msdf_w[wf] <= 0).any(-1)
+    restore = confirmed & ~contested & cut
+    if not bool(restore.any()):
+        return 0
+    tets = grid.tets
+    keep_out = torch.zeros(grid.num_vertices, dtype=torch.bool, device=tets.device)
+    keep_out[tets[out.watertight_face_tet[contested]].reshape(-1)] = True
+    raise_v = torch.zeros_like(keep_out)
+    raise_v[tets[out.watertight_face_tet[restore]].reshape(-1)] = True
+    raise_v &= ~keep_out
+    m = geo.msdf_values().detach()
+    raise_v &= m <= 0
+    if geo.msdf_net is not None or not bool(raise_v.any()):
+        return 0
+    with torch.no_grad():
+        geo.msdf[raise_v] = 0.01
+    return int(raise_v.sum())
 
 
 def drop_small_components(verts, faces, min_fraction):
@@ -337,7 +481,8 @@ def fill_small_holes(verts, faces, max_perimeter):
     return torch.cat([verts, centers]), torch.cat([faces, fan]), int(small.sum())
 
 
-def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", device=None):
+def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", device=None,
+                resume=False):
     """Reconstructs a surface (open or closed) from calibrated target views.
 
     Args:
@@ -345,6 +490,7 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
         config: :class:`ReconConfig` (default: the demo's settings).
         out_dir: folder for checkpoints (``checkpoint.pt``) when ``config.checkpoint_every``.
         quiet: no progress bar.
+        resume: continue from ``out_dir/checkpoint.pt`` when it exists (same config).
         backend: rasterizer backend, see :func:`gshell.render.rasterize`.
         device: torch device (default: the views' device).
     Returns:
@@ -367,20 +513,43 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
     carve_from = int(cfg.carve_start * total_steps)
     history, geo, prev_res, step = [], None, None, 0
     t0 = time.perf_counter()
-    bar = Progress(total_steps, "reconstruct", quiet=quiet)
+    outside = _outside_cameras(cfg.outside_views, device) if cfg.outside_views else None
     ckpt = os.path.join(out_dir, "checkpoint.pt") if out_dir and cfg.checkpoint_every else None
+    appearance = _appearance(cfg, device) if views.rgb is not None and cfg.w_rgb > 0 else None
+    state = _load_checkpoint(ckpt, cfg, device) if resume and ckpt and os.path.exists(ckpt) else None
+    bar = Progress(total_steps, "reconstruct", quiet=quiet)
     for stage, (res, n_steps, img_res) in enumerate(zip(cfg.grid_res, cfg.steps, cfg.image_res)):
+        if state is not None and stage < state["stage"]:
+            prev_res, step = res, step + n_steps
+            bar.update(n_steps)
+            continue
         geo = _stage_geometry(res, geo, prev_res, cfg, device)
         prev_res = res
-        stage_views = views.resized((img_res, img_res))
-        opt = torch.optim.Adam([
-            {"params": [geo.sdf], "lr": cfg.lr_sdf * 32 / res},
-            {"params": [geo.msdf], "lr": cfg.lr_msdf},
-            {"params": [geo.deform], "lr": cfg.lr_deform}])
+        stage_views = views.resized(_stage_resolution(views, img_res))
+        groups = [{"params": [geo.sdf], "lr": cfg.lr_sdf * 32 / res},
+                  {"params": [geo.msdf], "lr": cfg.lr_msdf},
+                  {"params": [geo.deform], "lr": cfg.lr_deform}]
+        if appearance is not None:
+            groups += [{"params": list(appearance[0].parameters()), "lr": cfg.lr_material},
+                       {"params": list(appearance[1].parameters()), "lr": cfg.lr_light}]
+        opt = torch.optim.Adam(groups)
         base_lrs = [g["lr"] for g in opt.param_groups]
         order = torch.empty(0, dtype=torch.long)
         seen = None
-        for i in range(n_steps):
+        first = 0
+        if state is not None:  # resuming inside this stage
+            geo.load_state_dict(state["state_dict"])
+            if appearance is not None and "appearance" in state:
+                appearance[0].load_state_dict(state["appearance"][0])
+                appearance[1].load_state_dict(state["appearance"][1])
+            opt.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"])
+            order, history, seen = state["order"], state["history"], state.get("seen")
+            first = state["step"] - step
+            step = state["step"]
+            bar.update(first)
+            state = None
+        for i in range(first, n_steps):
             frac = i / max(n_steps - 1, 1)
             for g, lr in zip(opt.param_groups, base_lrs):
                 g["lr"] = lr * cfg.lr_decay ** frac
@@ -391,27 +560,58 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
             carve_on = step >= carve_from
             if carve_on and cfg.w_unseen and (seen is None or step % cfg.visibility_every == 0):
                 seen = _seen_tets(out, views, min(img_res, 128), geo.grid.num_tets, backend)
+                if outside is not None:
+                    seen |= _seen_tets(out, outside, min(img_res, 128), geo.grid.num_tets, backend)
             unseen = _unseen_grid_vertices(out, seen, geo.grid) if carve_on and seen is not None and cfg.w_unseen else None
-            loss, terms = _losses(geo, out, stage_views.subset(idx), cfg, carve_on, backend, unseen)
+            loss, terms = _losses(geo, out, stage_views.subset(idx), cfg, carve_on, backend, unseen,
+                                  appearance, gen)
             w_reg = cfg.w_sdf_reg * (1 - 0.9 * step / max(total_steps - 1, 1))
             loss = loss + w_reg * geo.sdf_reg_loss()
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            for p in geo.parameters():  # a near-degenerate triangle must not poison the fields
+            params = list(geo.parameters())
+            if appearance is not None:
+                params += list(appearance[0].parameters()) + list(appearance[1].parameters())
+            for p in params:  # a near-degenerate triangle must not poison the fields
                 if p.grad is not None:
                     torch.nan_to_num_(p.grad, nan=0.0, posinf=0.0, neginf=0.0)
             opt.step()
             step += 1
             terms["loss"] = float(loss.detach())
             history.append(dict(terms, step=step, res=res))
-            bar.update(1, res=res, **{k: terms[k] for k in ("mask", "depth", "carve") if k in terms})
+            bar.update(1, res=res, **{k: terms[k] for k in ("mask", "depth", "carve", "rgb", "psnr")
+                                      if k in terms})
             if ckpt and step % cfg.checkpoint_every == 0:
-                _save_checkpoint(ckpt, geo, step, stage, cfg)
+                _save_checkpoint(ckpt, geo, step, stage, cfg, appearance, opt, gen, order, history, seen)
     bar.close()
     with torch.no_grad():
         out = geo()
+        if cfg.restore_holes and views.depth is not None and views.normal is not None and out.faces.shape[0]:
+            if _restore_holes(geo, out, views.resized((img_res, img_res)), cfg, backend):
+                out = geo()
         verts, faces = drop_small_components(out.verts.detach(), out.faces, cfg.min_component)
         verts, faces, _ = fill_small_holes(verts, faces, cfg.fill_holes * geo.grid.spacing)
         to_world = views.to_world.to(verts)
+        grid_verts = verts
         verts = verts @ to_world[:3, :3].T + to_world[:3, 3]
-    return ReconResult(verts, faces, geo, history, time.perf_counter() - t0)
+    material, light = appearance if appearance is not None else (None, None)
+    return ReconResult(verts, faces, geo, history, time.perf_counter() - t0, material, light, grid_verts)
+
+
+def _appearance(cfg, device):
+    from gshell.recon.appearance import Material
+    from gshell.render.light import SGLight, SplitSumLight
+
+    material = Material(encoding=cfg.encoding, seed=cfg.seed).to(device)
+    light = (SGLight() if cfg.light == "sg" else SplitSumLight()).to(device)
+    return material, light
+
+
+def _stage_resolution(views, img_res):
+    """(H, W) of a stage: photographs keep their aspect ratio with the longer side ``img_res``;
+    synthetic (square) views are ``img_res`` square."""
+    h, w = views.resolution
+    if views.K is None:
+        return img_res, img_res
+    s = img_res / max(h, w)
+    return max(1, round(h * s)), max(1, round(w * s))

@@ -27,8 +27,9 @@ def shade(normal, mask, campos=None, xyz=None):
 def comparison_image(views, verts, faces, n=6, backend="auto"):
     """Target (top row) and reconstruction (bottom row) for ``n`` of the views.
 
-    The target row shows the target's normal image when the views have one, else its mask. The
-    reconstruction is rendered with the same cameras.
+    The target row shows the photographs when the views have RGB (over white), else the target's
+    normal image when they have one, else its mask. The reconstruction's normals are rendered
+    with the same cameras.
 
     Args:
         views: Views. verts: (V, 3) float32 in the views' (grid) frame. faces: (F, 3) int64.
@@ -40,7 +41,13 @@ def comparison_image(views, verts, faces, n=6, backend="auto"):
     n = max(1, min(int(n), len(views)))
     idx = torch.linspace(0, len(views) - 1, n).round().long()
     v = views.subset(idx)
-    if v.normal is not None:
+    if v.rgb is not None:
+        from gshell.render.color import linear_to_srgb
+
+        m = v.mask.clamp(0, 1)[..., None]
+        img = linear_to_srgb(v.rgb.clamp(0, 1)) + (1 - m)  # premultiplied sRGB over white
+        top = (img.clamp(0, 1).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+    elif v.normal is not None:
         top = shade(v.normal, v.mask)
     else:
         top = shade(torch.zeros(v.mask.shape + (3,)), v.mask) // 2 + 127

@@ -27,29 +27,42 @@ def _load_mesh(path):
     return verts.float(), faces.long()
 
 
-def run(out_dir, mesh=None, neus=None, n_views=24, config=None, formats=("ply",), quiet=False,
-        device="cpu", backend="auto", log=print):
-    """Reconstructs a mesh from a target mesh's renderings (``mesh``, any format gshell.io reads) or from a NeuS
-    scene folder (``neus``), and writes ``mesh.<fmt>``, ``comparison.png`` and, with a target
-    mesh, ``metrics.json`` into ``out_dir``.
+def run(out_dir, mesh=None, neus=None, images=None, gt=None, n_views=24, config=None,
+        formats=("ply",), quiet=False, device="cpu", backend="auto", log=print, downscale=1,
+        max_views=None, bbox=None, resume=False, texture_res=1024):
+    """Reconstructs a mesh and writes it with its report into ``out_dir``.
+
+    Sources (exactly one): ``mesh`` (any format gshell.io reads; its renderings are the targets),
+    ``neus`` (a NeuS scene folder, masks only) or ``images`` (a calibrated image set in any
+    format :func:`gshell.recon.datasets.load_dataset` reads: photometric reconstruction with a
+    learned material and light).
+
+    Writes ``mesh.<fmt>`` and ``comparison.png``; with ``images`` also ``mesh.glb``, ``mesh.obj``
+    (+ ``.mtl``, textures), ``light.hdr``, ``test/<frame>.png`` and ``metrics.json`` (PSNR and
+    SSIM on the test views); with a target mesh (``mesh``, or ``gt`` for image sets: in the
+    dataset's coordinates) ``metrics.json`` holds the surface metrics too.
 
     Returns:
-        dict: metrics (with a target mesh) plus ``seconds`` and the written ``files``.
+        dict: the metrics plus ``seconds`` and the written ``files``.
     """
     from gshell import _checks, metrics
     from gshell._atomic import make_folder
     from gshell.io import save_mesh
 
-    if (mesh is None) == (neus is None):
-        raise ValueError("Expected exactly one of a target mesh or a NeuS folder")
+    if sum(x is not None for x in (mesh, neus, images)) != 1:
+        raise ValueError("Expected exactly one of a target mesh, a NeuS folder or an image set")
+    if gt is not None and mesh is not None:
+        raise ValueError("Expected gt only with an image set or a NeuS folder (a target mesh is "
+                         "its own ground truth)")
     for f in formats:
         if f not in FORMATS:
             raise ValueError("Expected output formats among %s but got %r" % (", ".join(FORMATS), f))
     cfg = config if config is not None else ReconConfig()
     device = _checks.device("device", device)
-    make_folder(out_dir)
     t0 = time.perf_counter()
-    gt = None
+    dataset = None
+    if gt is not None:
+        gt = _load_mesh(gt)
     if mesh is not None:
         gt = _load_mesh(mesh)
         verts, to_world = normalize_mesh(gt[0])
@@ -57,10 +70,22 @@ def run(out_dir, mesh=None, neus=None, n_views=24, config=None, formats=("ply",)
                                 resolution=max(cfg.image_res), backend=backend)
         views.to_world = to_world
         log("targets: %s, %d views at %d^2 (rendered)" % (mesh, n_views, max(cfg.image_res)))
-    else:
+    elif neus is not None:
         views = load_neus(neus, max_views=n_views).to(device)
         log("targets: %s, %d views at %dx%d" % (neus, len(views), views.resolution[1], views.resolution[0]))
-    result = reconstruct(views, cfg, out_dir=out_dir, quiet=quiet, backend=backend)
+    else:
+        from gshell.recon.datasets import load_dataset
+
+        dataset = load_dataset(images, downscale=downscale, max_views=max_views, bbox=bbox)
+        if not dataset.has_masks:
+            raise ValueError("Expected masks (an alpha channel or a masks/ folder) in %s: "
+                             "reconstruction needs the object's silhouettes" % images)
+        views = dataset.train.to(device)
+        log("targets: %s (%s), %d train and %d test views at %dx%d" % (
+            images, dataset.format, len(views), len(dataset.test), views.resolution[1],
+            views.resolution[0]))
+    make_folder(out_dir)  # only once every input has been read
+    result = reconstruct(views, cfg, out_dir=out_dir, quiet=quiet, backend=backend, resume=resume)
     files = []
     for f in formats:
         path = os.path.join(out_dir, "mesh.%s" % f)
@@ -74,9 +99,19 @@ def run(out_dir, mesh=None, neus=None, n_views=24, config=None, formats=("ply",)
     files.append(png)
     report = {"seconds_optimisation": result.seconds, "faces": int(result.faces.shape[0]),
               "vertices": int(result.verts.shape[0])}
+    if result.material is not None and result.faces.shape[0]:
+        from gshell.recon.outputs import save_appearance, write_test_renders
+
+        files += save_appearance(out_dir, result, texture_res=texture_res, backend=backend)
+        if len(dataset.test):
+            test = write_test_renders(out_dir, result, dataset.test, backend=backend)
+            files += test.pop("files")
+            report["test"] = test
+            log("test views: PSNR %.2f dB, SSIM %.4f (%s)" % (test["psnr"], test["ssim"], test["background"]))
     if gt is not None and result.faces.shape[0]:
         m = metrics.compare_meshes(result.verts, result.faces, gt[0], gt[1], n=100000)
         report.update(m)
+    if gt is not None or "test" in report:
         path = os.path.join(out_dir, "metrics.json")
         write_bytes(path, [json.dumps(report, indent=2).encode("utf-8")])
         files.append(path)

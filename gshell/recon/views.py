@@ -12,7 +12,7 @@ import dataclasses
 import glob
 import math
 import os
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -41,6 +41,13 @@ class Views:
             outside the mask; or None.
         y_down: whether row 0 is the top of the picture (see the module docstring).
         to_world: (4, 4) float32 mapping the reconstruction's coordinates back to the input's.
+        rgb: (N, H, W, 3) float32 linear RGB premultiplied by ``mask`` (the object over black),
+            or None.
+        K: (N, 3, 3) float32 OpenCV pixel intrinsics at this resolution (pixel centres at integer
+            coordinates, row 0 at the top), or None.
+        w2c: (N, 4, 4) float32 OpenCV world-to-camera matrices (x right, y down, z forward) in
+            the same frame as ``mvp``, or None.
+        names: the image file stems (dataset frame names), or None.
     """
     mvp: Tensor
     campos: Tensor
@@ -49,6 +56,10 @@ class Views:
     normal: Optional[Tensor] = None
     y_down: bool = False
     to_world: Optional[Tensor] = None
+    rgb: Optional[Tensor] = None
+    K: Optional[Tensor] = None
+    w2c: Optional[Tensor] = None
+    names: Optional[List[str]] = None
 
     def __post_init__(self):
         _checks.tensor("mvp", self.mvp, dims=3, shape=(None, 4, 4), dtypes=_checks.FLOATS)
@@ -62,6 +73,16 @@ class Views:
             _checks.tensor("depth", self.depth, dims=3, shape=(n, h, w), dtypes=_checks.FLOATS)
         if self.normal is not None:
             _checks.tensor("normal", self.normal, dims=4, shape=(n, h, w, 3), dtypes=_checks.FLOATS)
+        if self.rgb is not None:
+            _checks.tensor("rgb", self.rgb, dims=4, shape=(n, h, w, 3), dtypes=_checks.FLOATS)
+        if self.K is not None:
+            _checks.tensor("K", self.K, dims=3, shape=(n, 3, 3), dtypes=_checks.FLOATS)
+        if self.w2c is not None:
+            _checks.tensor("w2c", self.w2c, dims=3, shape=(n, 4, 4), dtypes=_checks.FLOATS)
+        if self.names is not None:
+            self.names = [str(x) for x in self.names]
+            if len(self.names) != n:
+                raise ValueError("Expected %d names but got %d" % (n, len(self.names)))
         if self.to_world is None:
             self.to_world = torch.eye(4)
 
@@ -74,14 +95,17 @@ class Views:
 
     def subset(self, idx):
         """The views ``idx`` (a list or 1-D index tensor)."""
-        idx = torch.as_tensor(idx, dtype=torch.long, device=self.mvp.device)
+        idx = torch.as_tensor(idx, dtype=torch.long, device=self.mvp.device).reshape(-1)
         pick = lambda t: None if t is None else t[idx]  # noqa: E731
+        names = None if self.names is None else [self.names[i] for i in idx.tolist()]
         return Views(self.mvp[idx], self.campos[idx], self.mask[idx], pick(self.depth),
-                     pick(self.normal), self.y_down, self.to_world)
+                     pick(self.normal), self.y_down, self.to_world, pick(self.rgb), pick(self.K),
+                     pick(self.w2c), names)
 
     def resized(self, resolution):
-        """The views at another image resolution (H, W): masks by area averaging, depth and
-        normals by mask-weighted area averaging (same field of view)."""
+        """The views at another image resolution (H, W): masks and (premultiplied) RGB by area
+        averaging, depth and normals by mask-weighted area averaging (same field of view); the
+        intrinsics ``K`` are scaled to match."""
         h, w = _pair(resolution)
         if (h, w) == self.resolution:
             return self
@@ -100,12 +124,23 @@ class Views:
         if self.normal is not None:
             normal = avg(self.normal.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
             normal = F.normalize(normal, dim=-1) * hard[:, 0, ..., None]
-        return Views(self.mvp, self.campos, m2[:, 0], depth, normal, self.y_down, self.to_world)
+        rgb = None
+        if self.rgb is not None:
+            rgb = F.interpolate(self.rgb.permute(0, 3, 1, 2), size=(h, w), mode=mode, **kw)
+            rgb = rgb.permute(0, 2, 3, 1).contiguous()
+        K = None
+        if self.K is not None:  # pixel centres at integers: x' = (x + 0.5) * s - 0.5
+            H0, W0 = self.resolution
+            S = torch.tensor([[w / W0, 0, 0.5 * w / W0 - 0.5], [0, h / H0, 0.5 * h / H0 - 0.5],
+                              [0, 0, 1]], dtype=self.K.dtype, device=self.K.device)
+            K = S @ self.K
+        return Views(self.mvp, self.campos, m2[:, 0], depth, normal, self.y_down, self.to_world,
+                     rgb, K, self.w2c, self.names)
 
     def to(self, device):
         mv = lambda t: None if t is None else t.to(device)  # noqa: E731
         return Views(mv(self.mvp), mv(self.campos), mv(self.mask), mv(self.depth), mv(self.normal),
-                     self.y_down, self.to_world)
+                     self.y_down, self.to_world, mv(self.rgb), mv(self.K), mv(self.w2c), self.names)
 
 
 def _pair(resolution):
@@ -137,7 +172,8 @@ def render_buffers(verts, faces, mvp, campos, resolution, attrs=None, antialias_
     Returns:
         dict of tensors: ``rast`` (B, H, W, 4); ``covered`` (B, H, W) bool; ``mask`` (B, H, W)
         float (antialiased); ``depth`` (B, H, W) distance to the camera center (0 outside);
-        ``normal`` (B, H, W, 3) world-space face normals by winding (0 outside); ``front``
+        ``normal`` (B, H, W, 3) world-space face normals by winding (0 outside); ``xyz`` (B, H,
+        W, 3) surface positions; ``pos`` (B, V, 4) clip positions; ``front``
         (B, H, W) bool, covered by a face turned towards the camera; ``view_dir`` (B, H, W, 3)
         unit vectors from the surface to the camera (detached, 0 outside); ``attrs``
         (B, H, W, C) or None.
@@ -166,7 +202,7 @@ def render_buffers(verts, faces, mvp, campos, resolution, attrs=None, antialias_
     if attrs is not None:
         out_attrs, _ = interpolate(attrs, rast, tri)
     return {"rast": rast, "covered": covered, "mask": mask, "depth": depth, "normal": normal,
-            "front": front, "view_dir": view_dir, "attrs": out_attrs}
+            "front": front, "view_dir": view_dir, "attrs": out_attrs, "xyz": xyz, "pos": pos}
 
 
 def sphere_cameras(n, distance=2.0, fovy=40.0, near=0.1, far=10.0, aspect=1.0, center=(0, 0, 0),

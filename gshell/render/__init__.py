@@ -8,8 +8,13 @@ conventions.
 """
 from gshell.render.antialias import EdgeTopology, antialias, edge_topology
 from gshell.render.camera import look_at, perspective, transform_pos, views_on_sphere
+from gshell.render.color import linear_to_srgb, srgb_to_linear, tonemap
 from gshell.render.interpolate import interpolate
+from gshell.render.light import (EnvironmentLight, SGLight, SplitSumLight, direction_to_latlong,
+                                 latlong_directions, latlong_solid_angles, sample_latlong)
 from gshell.render.rasterize import rasterize
 
 __all__ = ["rasterize", "interpolate", "antialias", "edge_topology", "EdgeTopology", "look_at",
-           "perspective", "views_on_sphere", "transform_pos"]
+           "perspective", "views_on_sphere", "transform_pos", "EnvironmentLight", "SplitSumLight", "SGLight",
+           "latlong_directions", "latlong_solid_angles", "direction_to_latlong", "sample_latlong",
+           "linear_to_srgb", "srgb_to_linear", "tonemap"]

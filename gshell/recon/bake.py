@@ -257,13 +257,6 @@ def bake_textures(verts, faces, uv, fn, resolution=1024, padding=4, backend="aut
 
 
 # ----------------------------------------------------------------------------- colour
-def _linear_to_srgb(x):
-    """The sRGB transfer function (IEC 61966-2-1) of a float64 array of linear values (clamped
-    to [0, 1]). (NumPy twin of gshell.render.color.linear_to_srgb, for the file writers.)"""
-    x = np.clip(np.asarray(x, np.float64), 0, 1)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.maximum(x, 1e-12) ** (1 / 2.4) - 0.055)
-
-
 def _to_numpy(name, x, kind="float"):
     if isinstance(x, torch.Tensor):
         a = x.detach().cpu().numpy()
@@ -494,7 +487,9 @@ def save_textured(out_dir, verts, faces, uv, albedo, roughness, metallic, stem="
                          "metallicRoughnessTexture) but got %s and %s" % (rough.shape, metal.shape))
     f = f.astype(np.int64)
     n = _smooth_normals(v, f)
-    albedo_png = encode_png(_u8(_linear_to_srgb(alb)))
+    from gshell.render.color import linear_to_srgb
+
+    albedo_png = encode_png(_u8(linear_to_srgb(torch.from_numpy(np.clip(alb, 0, 1))).numpy()))
     rough_png = encode_png(_u8(rough))
     metal_png = encode_png(_u8(metal))
     mr = np.stack([np.full(rough.shape, 255, np.uint8), _u8(rough), _u8(metal)], -1)

@@ -13,6 +13,10 @@ Losses (per step, on a random batch of views):
   (outside the target mask, or the target sees a back face or a point clearly behind it: the
   inside of an opening) push the rendered mSDF below zero, cutting that surface away; it starts
   after ``carve_start`` of the steps, once the watertight shape has settled;
+- keep (depth and normal targets): the inverse of the carve on the watertight template, where
+  its frontmost surface is a front face at the target's depth and the target shows a front face;
+- space carving: grid vertices outside the dilated target masks get a positive SDF (the initial
+  sphere deflates to the visual hull everywhere at once, not only from its silhouettes);
 - G-Shell regularisers: DMTet's SDF sign loss, the mSDF "open" and "close" Huber terms.
 
 On the CPU a run is bit-reproducible: every differentiable gather goes through
@@ -37,7 +41,7 @@ from gshell.recon.views import Views, render_buffers
 from gshell.tetgrid import TetGrid
 
 __all__ = ["ReconConfig", "ReconResult", "reconstruct", "upsample_field", "drop_small_components",
-           "fill_small_holes"]
+           "fill_small_holes", "free_space_weights"]
 
 
 @dataclasses.dataclass
@@ -65,6 +69,14 @@ class ReconConfig:
             underside), not an inner wall, and no view asks for it to open.
         w_msdf_smooth: weight of the squared mSDF gradient (finite differences over grid edges
             near the surface): a smooth cut, no speckle holes.
+        w_keep: weight of the keep term (depth and normal targets only), the inverse of the
+            carve on the watertight template: surface at the target's depth where the target
+            shows a front face gets a positive mSDF (see :func:`_keep_loss`). With ``w_free`` it
+            keeps closed shapes closed.
+        w_free: weight of the space-carving term: grid vertices that the target views prove
+            empty (outside a dilated mask, or clearly in front of a target depth; see
+            :func:`free_space_weights`) get a positive SDF. It deflates the initial sphere
+            everywhere at once, where the mask's gradient reaches only the silhouettes.
         min_component: connected components of the result with fewer than this fraction of its
             faces are dropped (0 keeps everything).
         restore_holes: at the end, surface the optimisation cut away is put back where some
@@ -111,6 +123,9 @@ class ReconConfig:
     restore_holes: bool = True
     fill_holes: float = 8.0
     w_close: float = 1e-3
+    w_free: float = 1.0
+    free_depth: bool = False
+    w_keep: float = 20.0
     carve_start: float = 0.25
     carve_depth: float = 0.04
     carve_margin: int = 3
@@ -282,6 +297,9 @@ def _losses(geo, out, views, cfg, carve_on, backend, unseen=None, appearance=Non
     if views.normal is not None:
         terms["normal"] = ((b["normal"] - views.normal).abs().sum(-1) * fit).sum() / nfit
         total = total + cfg.w_normal * terms["normal"]
+    if cfg.w_keep and views.depth is not None and views.normal is not None:
+        terms["keep"] = _keep_loss(out, views, cfg, backend)
+        total = total + cfg.w_keep * terms["keep"]
     if carve_on:
         m = b["attrs"][..., 0]
         terms["carve"] = (F.relu(m + 0.01) * carve).sum() / carve.numel()
@@ -302,6 +320,75 @@ def _losses(geo, out, views, cfg, carve_on, backend, unseen=None, appearance=Non
         vis[out.faces[seen].reshape(-1)] = True
         total = total + cfg.w_close * geo.msdf_close_loss(out, vertex_mask=vis)
     return total, {k: float(v.detach()) for k, v in terms.items()}
+
+
+@torch.no_grad()
+def free_space_weights(points, views, margin_px=3, depth_margin=0.0, chunk=8):
+    """Space carving: how surely each point is empty, from the target masks (and depths).
+
+    A point is *free* in a view when it projects inside the image and in front of the camera,
+    and either outside the target mask dilated by ``margin_px`` pixels, or (with depth targets)
+    on a covered pixel more than ``depth_margin`` in front of the target surface (the depth
+    compared is the smallest of the pixel's 3x3 neighbourhood, so that silhouettes do not carve).
+
+    Args:
+        points: (N, 3) float32 positions in the views' frame.
+        views: :class:`Views` (mask; depth used when present).
+    Returns:
+        (N,) float32 in [0, 1]: the number of views in which the point is free, over 2, clamped
+        (one view is half the evidence: a single wrong mask cannot carve the shape away).
+    """
+    n = points.shape[0]
+    votes = torch.zeros(n, device=points.device)
+    hom = torch.cat([points, torch.ones_like(points[:, :1])], 1)
+    r = int(margin_px)
+    for s in range(0, len(views), chunk):
+        v = views.subset(list(range(s, min(s + chunk, len(views)))))
+        cov = (v.mask > 0.5).float()[:, None]
+        near = F.max_pool2d(cov, 2 * r + 1, stride=1, padding=r) if r > 0 else cov
+        clip = torch.einsum("bij,nj->bni", v.mvp, hom)  # (B, N, 4)
+        w = clip[..., 3]
+        ndc = clip[..., :2] / w.clamp(min=1e-9)[..., None]
+        inside = (w > 1e-6) & (ndc.abs() <= 1).all(-1)
+        grid = ndc[:, :, None, :]  # (B, N, 1, 2); row 0 is y = -1, as the rasterizer's
+        near_at = F.grid_sample(near, grid, mode="nearest", align_corners=False)[:, 0, :, 0] > 0.5
+        free = inside & ~near_at
+        if v.depth is not None and depth_margin >= 0:
+            d = torch.where(cov[:, 0] > 0, v.depth, torch.full_like(v.depth, float("inf")))
+            dmin = -F.max_pool2d(-d[:, None], 3, stride=1, padding=1)
+            dmin = torch.where(cov > 0, dmin, torch.zeros_like(dmin))  # uncovered: no depth test
+            d_at = F.grid_sample(dmin, grid, mode="nearest", align_corners=False)[:, 0, :, 0]
+            dist = (points[None] - v.campos[:, None]).norm(dim=-1)
+            free |= inside & (d_at > 0) & (dist < d_at - depth_margin)
+        votes += free.float().sum(0)
+    return (votes / 2).clamp(max=1)
+
+
+def _free_loss(geo, free, margin=0.01):
+    """Hinge pushing the SDF of free grid vertices (weights from :func:`free_space_weights`)
+    above ``margin``: the empty space the views prove is outside the shape."""
+    sdf = geo.sdf_values()
+    return (free * F.relu(margin - sdf)).sum() / free.sum().clamp(min=1)
+
+
+def _keep_loss(out, views, cfg, backend):
+    """The inverse of the carve, on the watertight template (depth and normal targets only).
+
+    Where the template's frontmost surface is a front face at the target's depth on a pixel
+    where the target shows a front face, that surface is the target's: its rendered mSDF is
+    pushed above zero, so that surface cut while the template was still settling comes back.
+
+    Returns:
+        scalar tensor.
+    """
+    wb = render_buffers(out.watertight_verts.detach(), out.watertight_faces, views.mvp,
+                        views.campos, views.resolution, attrs=out.watertight_msdf[:, None],
+                        antialias_mask=False, backend=backend)
+    t_front = (views.mask > 0.5) & ((views.normal * wb["view_dir"]).sum(-1) > 0.1)
+    p_front = (wb["normal"] * wb["view_dir"]).sum(-1) > 0.1
+    same = (wb["depth"] - views.depth).abs() < cfg.carve_depth
+    ok = t_front & wb["covered"] & p_front & same
+    return (F.relu(0.01 - wb["attrs"][..., 0]) * ok).sum() / ok.numel()
 
 
 def _msdf_smoothness(geo, out):
@@ -526,6 +613,9 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
         geo = _stage_geometry(res, geo, prev_res, cfg, device)
         prev_res = res
         stage_views = views.resized(_stage_resolution(views, img_res))
+        free = (free_space_weights(geo.grid.vertices, stage_views, cfg.carve_margin,
+                                   1.5 * geo.grid.spacing if cfg.free_depth else -1.0)
+                if cfg.w_free else None)
         groups = [{"params": [geo.sdf], "lr": cfg.lr_sdf * 32 / res},
                   {"params": [geo.msdf], "lr": cfg.lr_msdf},
                   {"params": [geo.deform], "lr": cfg.lr_deform}]
@@ -567,6 +657,9 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
                                   appearance, gen)
             w_reg = cfg.w_sdf_reg * (1 - 0.9 * step / max(total_steps - 1, 1))
             loss = loss + w_reg * geo.sdf_reg_loss()
+            if free is not None:
+                terms["free"] = float(_free_loss(geo, free).detach())
+                loss = loss + cfg.w_free * _free_loss(geo, free)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             params = list(geo.parameters())

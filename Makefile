@@ -7,7 +7,7 @@
 # dependencies, and builds the extension gshell._C in place when csrc/, setup.py or
 # pyproject.toml changed since the last build (stamp: build/.gshell-ext-stamp).
 #
-#   make demo       reconstruct the open cup assets/cup.ply from 24 views (G-Shell), into out/demo/
+#   make demo       reconstruct the skirt of assets/photo_skirt from its photographs, into out/demo/
 #   make test       check that the CUDA sources compile (nvcc), then run the test suite
 #   make venv       only the virtualenv and the dependencies
 #   make build      only the extension (rebuilt when its sources changed)
@@ -42,7 +42,7 @@ ifeq ($(strip $(SANITIZE_TESTS)),)
 SANITIZE_TESTS := $(filter-out %gpu.py %cuda.py,$(wildcard tests/test_*.py))
 endif
 
-.PHONY: help demo test venv system-deps build bench sanitize gpu-check gpu-wheels clean distclean
+.PHONY: help demo demo-cup test venv system-deps build bench sanitize gpu-check gpu-wheels clean distclean
 
 help:
 	@sed -n '3,17p' Makefile | sed 's/^# \{0,1\}//'
@@ -105,7 +105,11 @@ build: $(DEPS_STAMP)
 
 # ---------------------------------------------------------------- the README's two commands
 demo: system-deps build
-	$(PY) -m gshell reconstruct assets/cup.ply --views 24 --out out/demo --force
+	$(PY) -m gshell reconstruct --images assets/photo_skirt --gt assets/photo_skirt/mesh_gt.ply --out out/demo --force
+
+# the mesh-supervised demo (mask, depth and normals rendered from the open cup assets/cup.ply)
+demo-cup: system-deps build
+	$(PY) -m gshell reconstruct assets/cup.ply --views 24 --out out/demo-cup --force
 
 test: system-deps build
 	bash scripts/check_cuda_compile.sh $(PY)

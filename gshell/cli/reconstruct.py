@@ -39,8 +39,9 @@ def register(sub, common):
                    help="use at most N training images, evenly spaced (default: all)")
     p.add_argument("--bbox", type=lambda t: tuple(float(x) for x in t.split(",")), metavar="X0,Y0,Z0,X1,Y1,Z1",
                    help="the object's box in the dataset's coordinates (default: from the cameras and masks)")
-    p.add_argument("--light", choices=("sg", "splitsum"), default="sg",
-                   help="environment light model for --images (default: sg)")
+    p.add_argument("--light", choices=("splitsum", "sg"), default="splitsum",
+                   help="environment light model for --images: a split-sum lat-long map or "
+                        "spherical Gaussians (default: splitsum)")
     p.add_argument("--texture-res", type=int, default=1024, metavar="R", dest="texture_res",
                    help="side of the baked textures (default: 1024)")
     p.add_argument("--resume", action="store_true",

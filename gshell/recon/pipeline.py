@@ -41,7 +41,7 @@ from gshell.recon.views import Views, render_buffers
 from gshell.tetgrid import TetGrid
 
 __all__ = ["ReconConfig", "ReconResult", "reconstruct", "upsample_field", "drop_small_components",
-           "fill_small_holes", "free_space_weights"]
+           "fill_small_holes", "free_space_weights", "PhotoCheck"]
 
 
 @dataclasses.dataclass
@@ -63,7 +63,7 @@ class ReconConfig:
         w_unseen: weight of the "open" term on the vertices of surface that none of the views
             sees (checked every ``visibility_every`` steps per grid tet): inner walls and
             floaters hidden from every camera are cut away.
-        outside_views: surface that any of this many virtual cameras on a sphere around the
+        outside_views: (depth and normal targets) surface that any of this many virtual cameras on a sphere around the
             grid sees is spared from the ``w_unseen`` push (0: no virtual cameras): it is outer
             surface that the real cameras happen to miss (a closed shape's concavities, its
             underside), not an inner wall, and no view asks for it to open.
@@ -77,6 +77,12 @@ class ReconConfig:
             empty (outside a dilated mask, or clearly in front of a target depth; see
             :func:`free_space_weights`) get a positive SDF. It deflates the initial sphere
             everywhere at once, where the mask's gradient reaches only the silhouettes.
+        photo_threshold: photographs only: surface that the photographs in which it is visible
+            show in colours further apart than this (sRGB, see :class:`PhotoCheck`) becomes carve
+            pixels, as the masks' carve pixels (0: off).
+        drop_unseen: image sets only: at the end, surface that fewer than this many training
+            photographs see is cut (leftovers inside the visual hull that no evidence supports,
+            e.g. pieces of a lid across an opening; 0: off).
         min_component: connected components of the result with fewer than this fraction of its
             faces are dropped (0 keeps everything).
         restore_holes: at the end, surface the optimisation cut away is put back where some
@@ -95,8 +101,10 @@ class ReconConfig:
         checkpoint_every: save a checkpoint every N steps (0: never); needs ``out_dir``.
         w_rgb: weight of the photometric loss (L1 of tone-mapped linear colour), used when the
             views have RGB images; the material and light are then learned with the shape.
-        light: environment light model, "sg" (spherical Gaussians) or "splitsum" (a lat-long
-            map with prefiltered levels), see :mod:`gshell.render.light`.
+        light: environment light model, "splitsum" (a 32 x 64 lat-long map with prefiltered
+            levels, the default: the light it recovers is twice as close to the true one and it
+            shades 4 times faster, see BENCHMARKS.md) or "sg" (16 spherical Gaussians), see
+            :mod:`gshell.render.light`.
         encoding: the material field's hash encoding, "simplex" or "grid".
         lr_material, lr_light: Adam learning rates of the material field and the light.
         w_material_smooth: weight of the material smoothness term (jittered positions).
@@ -124,6 +132,8 @@ class ReconConfig:
     fill_holes: float = 8.0
     w_close: float = 1e-3
     w_free: float = 1.0
+    photo_threshold: float = 0.05
+    drop_unseen: int = 4
     free_depth: bool = False
     w_keep: float = 20.0
     carve_start: float = 0.25
@@ -133,7 +143,7 @@ class ReconConfig:
     seed: int = 0
     checkpoint_every: int = 0
     w_rgb: float = 10.0
-    light: str = "sg"
+    light: str = "splitsum"
     encoding: str = "simplex"
     lr_material: float = 1e-2
     lr_light: float = 1e-2
@@ -246,7 +256,8 @@ def _load_checkpoint(path, cfg, device):
     return state
 
 
-def _losses(geo, out, views, cfg, carve_on, backend, unseen=None, appearance=None, gen=None):
+def _losses(geo, out, views, cfg, carve_on, backend, unseen=None, appearance=None, gen=None,
+            photo=None, idx=None):
     """All terms of one step. Returns (total, dict of floats)."""
     dev = out.verts.device
     terms = {}
@@ -272,6 +283,10 @@ def _losses(geo, out, views, cfg, carve_on, backend, unseen=None, appearance=Non
         t_back = (views.normal * b["view_dir"]).sum(-1) < -0.1
         p_front = (b["normal"].detach() * b["view_dir"]).sum(-1) > 0.1
         carve = carve | (both & behind & t_back & p_front)
+    if photo is not None and carve_on:
+        off = photo.inconsistent(b["xyz"], both, idx)
+        terms["photo_carve"] = off.float().mean()
+        carve = carve | off
     fit = both & ~carve
     nfit = fit.sum().clamp(min=1)
     total = cfg.w_mask * terms["mask"]
@@ -362,6 +377,85 @@ def free_space_weights(points, views, margin_px=3, depth_margin=0.0, chunk=8):
             free |= inside & (d_at > 0) & (dist < d_at - depth_margin)
         votes += free.float().sum(0)
     return (votes / 2).clamp(max=1)
+
+
+class PhotoCheck:
+    """Photo-consistency of surface points across the target photographs (space carving by
+    colour, after Kutulakos and Seitz): a point of the current surface that the photographs
+    in which it is visible show in clearly different colours is not on the object. That is how
+    a lid across an opening, or the inner layer of a wall that only the openings show, is
+    told from the real surface when there are no depth targets: from every camera it covers
+    the object's own silhouette, but each camera sees another part of the object through it.
+
+    Built once per stage from the stage's views; :meth:`refresh` renders the current surface's
+    depth in every view (visibility), :meth:`inconsistent` tests the pixels of a batch.
+
+    Args:
+        views: the stage's :class:`Views` with ``rgb``.
+        threshold: a view disagrees when the point's colour (sRGB) lies further than this,
+            averaged over channels, from the range of colours in the 3x3 pixels around its
+            projection (tolerant to a pixel of misregistration).
+        tol: a point is visible in a view when it lies at most this far behind the rendered
+            surface there.
+    """
+
+    def __init__(self, views, threshold=0.1, tol=0.05):
+        from gshell.render.color import linear_to_srgb
+
+        self.views, self.threshold, self.tol = views, float(threshold), float(tol)
+        c = linear_to_srgb(views.rgb.clamp(0, 1)).permute(0, 3, 1, 2)  # (N, 3, H, W)
+        self.lo = -F.max_pool2d(-c, 3, stride=1, padding=1)
+        self.hi = F.max_pool2d(c, 3, stride=1, padding=1)
+        self.srgb = c
+        cov = (views.mask > 0.5).float()[:, None]
+        self.inner = -F.max_pool2d(-cov, 5, stride=1, padding=2)  # mask eroded by 2 px
+        self.depth = None
+
+    @torch.no_grad()
+    def refresh(self, out, backend):
+        ds = []
+        for s in range(0, len(self.views), 8):
+            v = self.views.subset(list(range(s, min(s + 8, len(self.views)))))
+            b = render_buffers(out.verts.detach(), out.faces, v.mvp, v.campos, v.resolution,
+                               antialias_mask=False, backend=backend)
+            ds.append(b["depth"])
+        self.depth = torch.cat(ds)[:, None]
+
+    @torch.no_grad()
+    def inconsistent(self, xyz, covered, idx):
+        """(B, H, W) bool: covered pixels of the batch views ``idx`` whose surface point (``xyz``,
+        (B, H, W, 3)) at least two other views see, and most of those disagree on its colour."""
+        bad = torch.zeros_like(covered)
+        if self.depth is None:
+            return bad
+        v = self.views
+        hom = lambda p: torch.cat([p, torch.ones_like(p[:, :1])], 1)  # noqa: E731
+        for b, i in enumerate(idx.tolist()):
+            sel = covered[b] & (self.inner[i, 0] > 0.5)
+            if not bool(sel.any()):
+                continue
+            p = xyz[b][sel].detach()  # (M, 3)
+            c0 = self.srgb[i].permute(1, 2, 0)[sel]  # (M, 3)
+            clip = torch.einsum("nij,mj->nmi", v.mvp, hom(p))  # (N, M, 4)
+            ndc = clip[..., :2] / clip[..., 3:4].clamp(min=1e-9)
+            inside = (clip[..., 3] > 1e-6) & (ndc.abs() < 1).all(-1)
+            inside[i] = False
+            g = ndc[:, :, None, :]
+
+            def at(img, mode="nearest"):
+                return F.grid_sample(img, g, mode=mode, align_corners=False)[:, :, :, 0]  # (N, C, M)
+
+            dist = (p[None] - v.campos[:, None]).norm(dim=-1)
+            seen = inside & (at(self.inner)[:, 0] > 0.5) & (at(self.depth)[:, 0] > 0)
+            seen &= dist < at(self.depth)[:, 0] + self.tol
+            lo, hi = at(self.lo), at(self.hi)  # (N, 3, M)
+            c = c0.T[None]
+            diff = (F.relu(lo - c) + F.relu(c - hi)).mean(1)  # (N, M)
+            n_seen = seen.sum(0)
+            n_bad = (seen & (diff > self.threshold)).sum(0)
+            flag = (n_bad >= 2) & (2 * n_bad > n_seen)
+            bad[b][sel] = flag
+        return bad
 
 
 def _free_loss(geo, free, margin=0.01):
@@ -502,6 +596,35 @@ def _restore_holes(geo, out, views, cfg, backend):
     return int(raise_v.sum())
 
 
+@torch.no_grad()
+def _drop_unseen(geo, out, views, min_views, backend):
+    """Cuts surface that fewer than ``min_views`` of the views see (image sets): the grid
+    vertices of tets whose faces are all seen by fewer views get a negative mSDF. Returns the
+    number of grid vertices lowered."""
+    from gshell.render import rasterize, transform_pos
+
+    if geo.msdf_net is not None:
+        return 0
+    nf = out.faces.shape[0]
+    count = torch.zeros(nf, dtype=torch.long, device=out.verts.device)
+    tri = out.faces.to(torch.int32).contiguous()
+    for s in range(0, len(views), 8):
+        pos = transform_pos(views.mvp[s:s + 8], out.verts.detach())
+        tid = rasterize(pos, tri, views.resolution, backend=backend)[..., 3].long() - 1
+        for b in range(tid.shape[0]):
+            count[torch.unique(tid[b][tid[b] >= 0])] += 1
+    grid = geo.grid
+    tet_count = torch.zeros(grid.num_tets, dtype=torch.long, device=count.device)
+    tet_count.scatter_reduce_(0, out.face_tet, count, reduce="amax")
+    seen_v = torch.zeros(grid.num_vertices, dtype=torch.bool, device=count.device)
+    seen_v[grid.tets[tet_count >= min_views].reshape(-1)] = True
+    band = torch.zeros_like(seen_v)
+    band[grid.tets[out.face_tet].reshape(-1)] = True
+    lower = band & ~seen_v & (geo.msdf.detach() > -0.01)
+    geo.msdf[lower] = -0.01
+    return int(lower.sum())
+
+
 def drop_small_components(verts, faces, min_fraction):
     """Removes connected components (by shared vertices) with fewer than ``min_fraction`` of
     the faces, and the vertices no face uses.
@@ -600,7 +723,8 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
     carve_from = int(cfg.carve_start * total_steps)
     history, geo, prev_res, step = [], None, None, 0
     t0 = time.perf_counter()
-    outside = _outside_cameras(cfg.outside_views, device) if cfg.outside_views else None
+    outside = (_outside_cameras(cfg.outside_views, device)
+               if cfg.outside_views and views.depth is not None else None)
     ckpt = os.path.join(out_dir, "checkpoint.pt") if out_dir and cfg.checkpoint_every else None
     appearance = _appearance(cfg, device) if views.rgb is not None and cfg.w_rgb > 0 else None
     state = _load_checkpoint(ckpt, cfg, device) if resume and ckpt and os.path.exists(ckpt) else None
@@ -613,6 +737,8 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
         geo = _stage_geometry(res, geo, prev_res, cfg, device)
         prev_res = res
         stage_views = views.resized(_stage_resolution(views, img_res))
+        photo = (PhotoCheck(stage_views, cfg.photo_threshold, 3.0 / res)
+                 if cfg.photo_threshold and appearance is not None else None)
         free = (free_space_weights(geo.grid.vertices, stage_views, cfg.carve_margin,
                                    1.5 * geo.grid.spacing if cfg.free_depth else -1.0)
                 if cfg.w_free else None)
@@ -653,8 +779,10 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
                 if outside is not None:
                     seen |= _seen_tets(out, outside, min(img_res, 128), geo.grid.num_tets, backend)
             unseen = _unseen_grid_vertices(out, seen, geo.grid) if carve_on and seen is not None and cfg.w_unseen else None
+            if photo is not None and carve_on and (photo.depth is None or step % cfg.visibility_every == 0):
+                photo.refresh(out, backend)
             loss, terms = _losses(geo, out, stage_views.subset(idx), cfg, carve_on, backend, unseen,
-                                  appearance, gen)
+                                  appearance, gen, photo, idx)
             w_reg = cfg.w_sdf_reg * (1 - 0.9 * step / max(total_steps - 1, 1))
             loss = loss + w_reg * geo.sdf_reg_loss()
             if free is not None:
@@ -681,6 +809,10 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
         out = geo()
         if cfg.restore_holes and views.depth is not None and views.normal is not None and out.faces.shape[0]:
             if _restore_holes(geo, out, views.resized((img_res, img_res)), cfg, backend):
+                out = geo()
+        if cfg.drop_unseen and views.rgb is not None and out.faces.shape[0]:
+            if _drop_unseen(geo, out, views.resized(_stage_resolution(views, img_res)),
+                            cfg.drop_unseen, backend):
                 out = geo()
         verts, faces = drop_small_components(out.verts.detach(), out.faces, cfg.min_component)
         verts, faces, _ = fill_small_holes(verts, faces, cfg.fill_holes * geo.grid.spacing)

@@ -89,7 +89,28 @@ def _calls():
                                                    device="bogus"), ValueError, "device"),
         ("load_mesh missing", lambda: gio.load_mesh("no_such_file.ply"), FileNotFoundError, "no_such_file"),
         ("mmgp collapsed mesh", lambda: _mmgp_fit_with_a_collapsed_mesh(), ValueError, r"meshes\[1\].*area"),
+        ("free_space_weights points", lambda: _recon().free_space_weights(TRI_V[:, :2], _views()), ValueError,
+         "points"),
+        ("free_space_weights views", lambda: _recon().free_space_weights(TRI_V, "views"), TypeError, "views"),
+        ("free_space_weights margin", lambda: _recon().free_space_weights(TRI_V, _views(), margin_px=-1),
+         ValueError, "margin_px"),
+        ("PhotoCheck without rgb", lambda: _recon().PhotoCheck(_views()), ValueError, "rgb"),
+        ("PhotoCheck threshold nan", lambda: _recon().PhotoCheck(_views(rgb=True), threshold=math.nan), ValueError,
+         "threshold"),
     ]
+
+
+def _recon():
+    from gshell.recon import pipeline
+
+    return pipeline
+
+
+def _views(rgb=False):
+    from gshell.recon.views import Views
+
+    return Views(torch.eye(4)[None], torch.zeros(1, 3), torch.ones(1, 4, 4),
+                 rgb=torch.ones(1, 4, 4, 3) if rgb else None)
 
 
 def _mmgp_fit_with_a_collapsed_mesh():

@@ -353,6 +353,13 @@ def free_space_weights(points, views, margin_px=3, depth_margin=0.0, chunk=8):
         (N,) float32 in [0, 1]: the number of views in which the point is free, over 2, clamped
         (one view is half the evidence: a single wrong mask cannot carve the shape away).
     """
+    from gshell import _checks
+
+    _checks.tensor("points", points, dims=2, shape=(None, 3), dtypes=_checks.FLOATS)
+    if not isinstance(views, Views):
+        raise TypeError("Expected views to be a gshell.recon.Views but got %s" % type(views).__name__)
+    if int(margin_px) != margin_px or margin_px < 0:
+        raise ValueError("Expected margin_px to be a non-negative integer but got %r" % (margin_px,))
     n = points.shape[0]
     votes = torch.zeros(n, device=points.device)
     hom = torch.cat([points, torch.ones_like(points[:, :1])], 1)
@@ -400,8 +407,16 @@ class PhotoCheck:
     """
 
     def __init__(self, views, threshold=0.1, tol=0.05):
+        import math
+
         from gshell.render.color import linear_to_srgb
 
+        if not isinstance(views, Views) or views.rgb is None:
+            raise ValueError("Expected views to be a gshell.recon.Views with rgb images but got %s"
+                             % ("one without rgb" if isinstance(views, Views) else type(views).__name__))
+        for name, x in (("threshold", threshold), ("tol", tol)):
+            if not isinstance(x, (int, float)) or not math.isfinite(x) or x <= 0:
+                raise ValueError("Expected %s to be a positive number but got %r" % (name, x))
         self.views, self.threshold, self.tol = views, float(threshold), float(tol)
         c = linear_to_srgb(views.rgb.clamp(0, 1)).permute(0, 3, 1, 2)  # (N, 3, H, W)
         self.lo = -F.max_pool2d(-c, 3, stride=1, padding=1)

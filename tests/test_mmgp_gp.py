@@ -525,7 +525,11 @@ def test_mmgp_calibration_changes_only_the_variances(standins):
               {k: v[:12] for k, v in scalars.items()})
         assert m.field_gps["u"].column_variance == cal
         assert m.scalar_gps["area"].column_variance == cal
-        out[cal] = (m, m.predict(meshes[12:], S[12:], n_samples=50))
+        out[cal] = (m, m.predict(meshes[12:], S[12:], n_samples=50, intervals="gp"))
+        full = m.predict(meshes[12:], S[12:], n_samples=50)
+        np.testing.assert_allclose(full[0]["area"]["var"],
+                                   out[cal][1][0]["area"]["var"] * m.scalar_scale["area"],
+                                   rtol=1e-10)
     (ml, pl), (mc, pc) = out["loo"], out["cv"]
     for name in ("u", "w", "area"):
         np.testing.assert_allclose(pl[0][name]["mean"], pc[0][name]["mean"], rtol=1e-10)

@@ -26,7 +26,8 @@ import numpy as np
 
 from gshell._atomic import save_npz
 
-__all__ = ["make_plate", "side_offset", "solve_elasticity", "generate", "describe", "scaled_inputs",
+__all__ = ["FAMILIES", "CORNER_TURN", "make_plate", "make_hexagon", "side_offset", "solve_elasticity",
+           "generate", "describe", "scaled_inputs",
            "save_sample", "load_sample", "boundary_loops"]
 
 # Bump when the generator changes in a way that changes samples: cached files carry it in their name.
@@ -129,6 +130,17 @@ _SIDE_RANGES = {
 # Inputs: traction on the top edge (mostly tensile: a small shear part) and Young's modulus.
 _LOAD_RANGES = {"tx": (-0.1, 0.1), "ty": (0.5, 1.5), "E": (0.8, 1.2)}
 _NOTCH_WIDTH = 0.15                 # Gaussian notch: depth * exp(-((y - center) / width)^2)
+# Hexagons, per side: the height of the kink and how far it is pushed outward.
+_HEX_RANGES = {"kink_height": (0.35, 0.65), "kink_size": (0.1, 0.25)}
+# Loads of the other families (E = 1, nu = 0.3): hexagons under a traction (tx, ty) on the top;
+# "gravity" plates under a shear traction tx on the top and their own weight (0, -g).
+_HEX_LOADS = {"tx": (-0.2, 0.2), "ty": (0.5, 1.5)}
+_GRAVITY_LOADS = {"tx": (0.1, 0.4), "g": (0.5, 2.0)}
+
+#: The sample families of :func:`generate`: {name: names of the input scalars}.
+FAMILIES = {"plate": ("tx", "ty", "E"), "hexagon": ("tx", "ty"), "gravity": ("tx", "g")}
+#: Corner threshold (degrees) for ``MMGP(landmarks="corners", corner_turn=...)`` per family.
+CORNER_TURN = {"plate": 50.0, "hexagon": 15.0, "gravity": 50.0}
 
 
 def side_offset(y, offset_bottom, offset_top, bulge, notch_depth, notch_center):
@@ -200,11 +212,58 @@ def make_plate(rng_or_seed, mesh_size=0.03):
         ValueError: ``mesh_size`` out of range or a negative seed.
         TypeError: ``rng_or_seed`` or ``mesh_size`` of the wrong type.
     """
-    import triangle as tr
-
     h = _check_mesh_size(mesh_size)
     rng = _rng(rng_or_seed)
     outline, _params = _outline(rng, h)
+    points, triangles = _mesh_outline(outline, h)
+    return points, triangles, outline
+
+
+def _hexagon_outline(rng, h):
+    """A random counterclockwise convex hexagon on the unit square: straight bottom (y = 0) and
+    top (y = 1) edges from x = 0 to 1, each side two straight segments meeting at a kink pushed
+    outward (``_HEX_RANGES``: 4 parameters). Returns (outline, corners (6, 2))."""
+    H = _HEIGHT
+    kinks = {}
+    for side in ("left", "right"):
+        q = {k: float(rng.uniform(*r)) for k, r in _HEX_RANGES.items()}
+        kinks[side] = (q["kink_height"] * H, q["kink_size"])
+    yl, dl = kinks["left"]
+    yr, dr = kinks["right"]
+    corners = np.array([(0.0, 0.0), (1.0, 0.0), (1.0 + dr, yr), (1.0, H), (0.0, H), (-dl, yl)])
+    outline = np.concatenate([_polyline(corners[i], corners[(i + 1) % 6], h) for i in range(6)])
+    return outline, corners
+
+
+def make_hexagon(rng_or_seed, mesh_size=0.03):
+    """A random hexagonal plate, roughly [0, 1] x [0, 1], meshed by ``triangle``.
+
+    A convex polygon of six corners (a different shape class from :func:`make_plate`'s smooth
+    sides, and a smaller one: 4 parameters): the bottom (y = 0) and top (y = 1) edges run from
+    x = 0 to x = 1, and each side is two straight segments meeting at a kink pushed outward by
+    0.1 to 0.25 at a height in [0.35, 0.65] (``_HEX_RANGES``); the boundary turns by more than 24
+    degrees at every corner, so ``morph.boundary_corners(min_turn=15)`` finds all six. Meshed as
+    :func:`make_plate`.
+
+    Args:
+        rng_or_seed: a ``numpy.random.Generator``, an int or a tuple of ints (non-negative).
+        mesh_size: target edge length, float in [0.005, 0.25].
+
+    Returns:
+        tuple: ``points`` (N, 2) float64, ``triangles`` (M, 3) int64 counterclockwise,
+        ``outline`` (K, 2) float64.
+    """
+    h = _check_mesh_size(mesh_size)
+    rng = _rng(rng_or_seed)
+    outline, _corners = _hexagon_outline(rng, h)
+    points, triangles = _mesh_outline(outline, h)
+    return points, triangles, outline
+
+
+def _mesh_outline(outline, h):
+    """Quality triangulation of a counterclockwise polygon: (points, triangles) CCW, one loop."""
+    import triangle as tr
+
     k = len(outline)
     seg = np.stack([np.arange(k), (np.arange(k) + 1) % k], axis=1)
     area = math.sqrt(3) / 4 * h * h
@@ -222,7 +281,7 @@ def make_plate(rng_or_seed, mesh_size=0.03):
     triangles[flip] = triangles[flip][:, [0, 2, 1]]
     assert np.all(np.abs(areas) > 0), "degenerate triangle from triangle"
     assert boundary_loops(triangles) == 1, "plate must have exactly one boundary loop"
-    return points, triangles, outline
+    return points, triangles
 
 
 # ------------------------------------------------------------------------------------- physics
@@ -251,8 +310,10 @@ def _von_mises(s):
     return np.sqrt(np.maximum(sxx * sxx - sxx * syy + syy * syy + 3.0 * sxy * sxy, 0.0))
 
 
-def solve_elasticity(points, triangles, traction, E=1.0, nu=0.3, *, bottom="clamped"):
-    """Linear elasticity in plane stress on a plate: bottom clamped, top under uniform traction.
+def solve_elasticity(points, triangles, traction, E=1.0, nu=0.3, *, bottom="clamped",
+                     body_force=None):
+    """Linear elasticity in plane stress on a plate: bottom clamped, top under uniform traction
+    (and optionally a uniform body force).
 
     P1 vector elements (scikit-fem ``ElementVector(ElementTriP1())``) with the plane-stress Lamé
     parameters ``lambda* = E nu / (1 - nu^2)``, ``mu = E / (2 (1 + nu))``; the traction is a
@@ -267,6 +328,8 @@ def solve_elasticity(points, triangles, traction, E=1.0, nu=0.3, *, bottom="clam
         bottom: ``"clamped"`` (u = 0 on the bottom edge y = min y) or ``"roller"`` (u_y = 0 on the
             bottom edge and u_x = 0 at its leftmost node only: no lateral constraint, used for the
             analytic tension test).
+        body_force: None or (bx, by), a uniform force per unit area over the whole plate (e.g.
+            self-weight ``(0, -g)``), a domain integral of ``b . v``.
 
     Returns:
         dict: ``"u"`` (N, 2) float64 displacement; ``"sigma"`` (N, 3) float64 nodal stresses
@@ -291,6 +354,11 @@ def solve_elasticity(points, triangles, traction, E=1.0, nu=0.3, *, bottom="clam
         raise ValueError("Expected nu in (-1, 0.5) but got %r" % (nu,))
     if bottom not in ("clamped", "roller"):
         raise ValueError("Expected bottom to be 'clamped' or 'roller' but got %r" % (bottom,))
+    if body_force is not None:
+        b = np.asarray(body_force, dtype=np.float64).ravel()
+        if b.shape != (2,) or not np.all(np.isfinite(b)):
+            raise ValueError("Expected body_force to be None or 2 finite floats (bx, by) but got %r"
+                             % (body_force,))
     areas = _signed_areas(points, triangles)
     if np.any(areas <= 0):
         raise ValueError("Expected counterclockwise triangles (positive areas) but got %d with area <= 0"
@@ -318,6 +386,15 @@ def solve_elasticity(points, triangles, traction, E=1.0, nu=0.3, *, bottom="clam
         return tx * val[0] + ty * val[1]
 
     f = asm(load, FacetBasis(mesh, elem, facets=top))
+    if body_force is not None:
+        bx, by = float(b[0]), float(b[1])
+
+        @LinearForm
+        def body(v, w):
+            val = v if isinstance(v, np.ndarray) else v.value
+            return bx * val[0] + by * val[1]
+
+        f = f + asm(body, basis)
     nd = basis.nodal_dofs                                   # (2, N): u_x and u_y dof per node
     bot_nodes = np.unique(mesh.facets[:, bot].ravel())
     if bottom == "clamped":
@@ -345,18 +422,31 @@ def solve_elasticity(points, triangles, traction, E=1.0, nu=0.3, *, bottom="clam
 
 # ------------------------------------------------------------------------------------- dataset
 
-def _sample(seed, i, mesh_size):
-    rng = np.random.default_rng([seed, i])
-    points, triangles, _outline_ = make_plate(rng, mesh_size)
-    tx = float(rng.uniform(*_LOAD_RANGES["tx"]))
-    ty = float(rng.uniform(*_LOAD_RANGES["ty"]))
-    e_factor = float(rng.uniform(*_LOAD_RANGES["E"]))
-    sol = solve_elasticity(points, triangles, (tx, ty), E=e_factor, nu=0.3)
+def _sample(seed, i, mesh_size, family="plate"):
+    if family == "plate":
+        rng = np.random.default_rng([seed, i])
+        points, triangles, _outline_ = make_plate(rng, mesh_size)
+        tx = float(rng.uniform(*_LOAD_RANGES["tx"]))
+        ty = float(rng.uniform(*_LOAD_RANGES["ty"]))
+        e_factor = float(rng.uniform(*_LOAD_RANGES["E"]))
+        sol = solve_elasticity(points, triangles, (tx, ty), E=e_factor, nu=0.3)
+        x = [tx, ty, e_factor]
+    elif family == "hexagon":
+        rng = np.random.default_rng([seed, i, 1])
+        points, triangles, _outline_ = make_hexagon(rng, mesh_size)
+        x = [float(rng.uniform(*_HEX_LOADS[k])) for k in ("tx", "ty")]
+        sol = solve_elasticity(points, triangles, (x[0], x[1]), E=1.0, nu=0.3)
+    else:
+        rng = np.random.default_rng([seed, i, 2])
+        points, triangles, _outline_ = make_plate(rng, mesh_size)
+        x = [float(rng.uniform(*_GRAVITY_LOADS[k])) for k in ("tx", "g")]
+        sol = solve_elasticity(points, triangles, (x[0], 0.0), E=1.0, nu=0.3,
+                               body_force=(0.0, -x[1]))
     unorm = np.linalg.norm(sol["u"], axis=1)
     return {
         "points": points,
         "triangles": triangles,
-        "scalars_in": np.array([tx, ty, e_factor]),
+        "scalars_in": np.array(x, dtype=np.float64),
         "fields": {"u": sol["u"], "sigma_vm": sol["sigma_vm"]},
         "scalars_out": {"max_von_mises": float(sol["sigma_vm"].max()),
                         "max_u_norm": float(unorm.max())},
@@ -433,12 +523,32 @@ def load_sample(path):
         }
 
 
-def _cache_name(seed, i, mesh_size):
-    return "tensile2d_v%d_h%s_seed%d_%06d.npz" % (_VERSION, repr(float(mesh_size)), seed, i)
+def _cache_name(seed, i, mesh_size, family="plate"):
+    stem = "tensile2d" if family == "plate" else family
+    return "%s_v%d_h%s_seed%d_%06d.npz" % (stem, _VERSION, repr(float(mesh_size)), seed, i)
 
 
-def generate(n, seed=0, cache_dir=None, progress=True, mesh_size=0.03):
-    """Generates ``n`` Tensile2d-like samples (plates with their own meshes, plane-stress solutions).
+def _check_family(family):
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise ValueError("Expected family to be one of %s but got %r"
+                         % (", ".join(repr(f) for f in FAMILIES), family))
+    return family
+
+
+def generate(n, seed=0, cache_dir=None, progress=True, mesh_size=0.03, family="plate"):
+    """Generates ``n`` samples of one family (domains with their own meshes, plane-stress
+    solutions); by default the Tensile2d-like plates.
+
+    Families (``FAMILIES`` names their input scalars; every sample is meshed on its own):
+
+    - ``"plate"``: :func:`make_plate` (smooth sides, four corners) under a mostly tensile traction
+      on the top, inputs ``[tx, ty, E]`` (see below);
+    - ``"hexagon"``: :func:`make_hexagon` (six corners, straight segments: another shape class)
+      under a traction ``tx`` in [-0.2, 0.2], ``ty`` in [0.5, 1.5] on the top, ``E = 1``; inputs
+      ``[tx, ty]``;
+    - ``"gravity"``: :func:`make_plate` outlines under another load type: their own weight, a
+      body force ``(0, -g)``, ``g`` in [0.5, 2], and a shear traction ``tx`` in [0.1, 0.4] on the
+      top (bending), ``E = 1``; inputs ``[tx, g]``.
 
     Sample ``i`` draws everything from ``numpy.random.default_rng([seed, i])``, so it is the same
     whatever ``n`` is. Random inputs: traction ``tx`` in [-0.1, 0.1], ``ty`` in [0.5, 1.5] on the
@@ -453,35 +563,39 @@ def generate(n, seed=0, cache_dir=None, progress=True, mesh_size=0.03):
             samples already there are read instead of recomputed. None: no cache.
         progress: show a progress bar (``gshell._progress.Progress``) on stderr.
         mesh_size: target edge length, float in [0.005, 0.25].
+        family: ``"plate"``, ``"hexagon"`` or ``"gravity"``; each family draws its own samples
+            (and caches them under its own file names).
 
     Returns:
         list of dict, one per sample: ``"points"`` (N_i, 2) float64, ``"triangles"`` (M_i, 3) int64,
-        ``"scalars_in"`` (3,) float64 ``[tx, ty, E]``, ``"fields"`` {``"u"`` (N_i, 2) float64,
+        ``"scalars_in"`` (3,) float64 ``[tx, ty, E]`` (plates; (2,) for the other families, in
+        the order of ``FAMILIES[family]``), ``"fields"`` {``"u"`` (N_i, 2) float64,
         ``"sigma_vm"`` (N_i,) float64}, ``"scalars_out"`` {``"max_von_mises"``: float,
         ``"max_u_norm"``: float}.
 
     Raises:
-        ValueError: ``n < 1``, ``seed < 0``, ``mesh_size`` out of range.
+        ValueError: ``n < 1``, ``seed < 0``, ``mesh_size`` out of range, unknown ``family``.
     """
     n = _check_int("n", n, 1)
     seed = _check_int("seed", seed, 0)
     mesh_size = _check_mesh_size(mesh_size)
+    family = _check_family(family)
     from .._progress import Progress
 
-    bar = Progress(n, "tensile2d", quiet=not progress)
+    bar = Progress(n, "tensile2d" if family == "plate" else family, quiet=not progress)
     out = []
     for i in range(n):
         path = None
         sample = None
         if cache_dir is not None:
-            path = os.path.join(os.fspath(cache_dir), _cache_name(seed, i, mesh_size))
+            path = os.path.join(os.fspath(cache_dir), _cache_name(seed, i, mesh_size, family))
             if os.path.exists(path):
                 try:
                     sample = load_sample(path)
                 except Exception:  # corrupt / foreign file: recompute and overwrite
                     sample = None
         if sample is None:
-            sample = _sample(seed, i, mesh_size)
+            sample = _sample(seed, i, mesh_size, family)
             if path is not None:
                 save_sample(path, sample)
         out.append(sample)
@@ -490,11 +604,13 @@ def generate(n, seed=0, cache_dir=None, progress=True, mesh_size=0.03):
     return out
 
 
-def describe(samples):
+def describe(samples, family=None):
     """Summary statistics of a list of samples (for the command line).
 
     Args:
         samples: list of dicts as returned by :func:`generate`.
+        family: None or a name of ``FAMILIES``, which names the input scalars (None: the plates'
+            names for three input scalars, ``x0, x1, ...`` otherwise).
 
     Returns:
         dict: ``"n_samples"``; ``"n_nodes"`` and ``"n_triangles"`` {min, max, mean};
@@ -513,6 +629,14 @@ def describe(samples):
     tris = [len(s["triangles"]) for s in samples]
     sin = np.stack([np.asarray(s["scalars_in"], dtype=np.float64) for s in samples])
     names = sorted(samples[0]["scalars_out"])
+    if family is not None:
+        names_in = list(FAMILIES[_check_family(family)])
+    else:
+        names_in = (["tx", "ty", "E"] if sin.shape[1] == 3
+                    else ["x%d" % k for k in range(sin.shape[1])])
+    if len(names_in) != sin.shape[1]:
+        raise ValueError("Expected samples of family %r to have %d input scalars but got %d"
+                         % (family, len(names_in), sin.shape[1]))
     n_st, t_st = stats(nodes), stats(tris)
     n_st["min"], n_st["max"] = int(n_st["min"]), int(n_st["max"])
     t_st["min"], t_st["max"] = int(t_st["min"]), int(t_st["max"])
@@ -520,7 +644,7 @@ def describe(samples):
         "n_samples": len(samples),
         "n_nodes": n_st,
         "n_triangles": t_st,
-        "scalars_in": {"names": ["tx", "ty", "E"], "min": sin.min(0).tolist(),
+        "scalars_in": {"names": names_in, "min": sin.min(0).tolist(),
                        "max": sin.max(0).tolist()},
         "scalars_out": {k: stats([s["scalars_out"][k] for s in samples]) for k in names},
     }

@@ -223,6 +223,7 @@ class GaussianProcess:
             raise ValueError("Expected X with at least one row and one column but got shape %s"
                              % (X.shape,))
         n, p = X.shape
+        self._cv_mean = self._cv_var = None
         self.x_mean_ = X.mean(0)
         xs = X.std(0)
         self.x_std_ = np.where(xs > 1e-12 * np.maximum(1.0, np.abs(self.x_mean_)), xs, 1.0)
@@ -285,6 +286,8 @@ class GaussianProcess:
             return np.ones(Y.shape[1])
         folds = np.array_split(np.random.default_rng(self.seed).permutation(n), k)
         z2 = np.zeros(Y.shape[1])
+        self._cv_mean = np.zeros_like(Y)
+        self._cv_var = np.zeros_like(Y)
         for held in folds:
             keep = np.setdiff1d(np.arange(n), held)
             g = GaussianProcess(n_restarts=1, seed=self.seed, optimize=self.optimize,
@@ -297,6 +300,7 @@ class GaussianProcess:
                 g.theta_ = self.theta_
             g.fit(X[keep], Y[keep])
             mean, var = g.predict(X[held], return_cov="diag", include_noise=True)
+            self._cv_mean[held], self._cv_var[held] = mean, var
             z2 += ((Y[held] - mean) ** 2 / np.maximum(var, 1e-300)).sum(0)
         return np.maximum(z2 / n, 1e-12)
 
@@ -326,6 +330,28 @@ class GaussianProcess:
         if not self._fitted:
             raise RuntimeError("Expected a fitted GaussianProcess: call fit first")
         return self._alpha / self._kinv_diag[:, None] * self.y_std_
+
+    def heldout_predictions(self):
+        """Predictions of each training point by a model that did not see it, with their
+        calibrated variances (noisy observations): the held-out folds of the cross-validation
+        for ``column_variance="cv"`` (hyperparameters refitted per fold), the closed-form
+        leave-one-out otherwise (hyperparameters of the full fit).
+
+        Available on a model fitted in this session (not on one rebuilt by ``from_state``).
+
+        Returns:
+            mean: (n, q) float64 and var: (n, q) float64, in the original output units; ``var``
+            includes the column scales ``column_scale_`` (as ``predict(..., include_noise=True)``
+            of the full model does).
+        """
+        if not self._fitted:
+            raise RuntimeError("Expected a fitted GaussianProcess: call fit first")
+        if getattr(self, "_cv_mean", None) is not None and self.column_variance == "cv":
+            return self._cv_mean.copy(), self._cv_var * self.column_scale_
+        Y = self._Y * self.y_std_ + self.y_mean_
+        mean = Y - self.loo_residuals()
+        var = (1.0 / self._kinv_diag)[:, None] * self._out_var
+        return mean, var
 
     @property
     def length_scales_(self):

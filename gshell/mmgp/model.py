@@ -171,6 +171,30 @@ def _row_quantiles(R, qs):
     return out
 
 
+def _coverage_scale(r, v0, v1, q=0.95, floor=0.0):
+    """The smallest ``lam`` such that a fraction ``q`` of the entries satisfy
+    ``r^2 <= z^2 (v0 + lam v1)`` (``z`` the 97.5% normal quantile): the variance scale that makes
+    the pooled coverage of the 95% interval ``q``.
+
+    Args:
+        r, v0, v1: (L,) float64 residuals, fixed variances and scaled variances (v1 >= 0).
+        q: float, the target coverage.
+        floor: None or float, the smallest scale returned (None: no floor, but > 0).
+
+    Returns:
+        float.
+    """
+    need = r * r / _Z975 ** 2 - v0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lam = np.where(need <= 0, 0.0, np.where(v1 > 0, need / v1, np.inf))
+    out = float(np.quantile(lam, q, method="higher")) if lam.size else 0.0
+    if not np.isfinite(out):
+        out = float(np.max(lam[np.isfinite(lam)], initial=1.0))
+    if floor is None:
+        return max(out, 1e-12)
+    return max(out, floor)
+
+
 class MMGP:
     """Mesh morphing Gaussian-process regression (see the module docstring for the method).
 
@@ -199,6 +223,18 @@ class MMGP:
         calibration: "cv" or "loo", how each output's variance scale is calibrated on the
             training set (see the module docstring); the geometry-mode choice always uses the
             closed-form LOO errors.
+        cv_folds: int >= 2, folds of the cross-validation that estimates the error model.
+
+    Field intervals: the GP's coefficient variance misses the error of the kept POD modes on a
+    new sample (truncation) and of the transfers to and from the common mesh, which dominate
+    where the GP is sure. ``fit`` estimates them on the training set only: each training field is
+    projected on a POD fitted without its fold and carried back to its own mesh; the squared
+    residual (with the GP's held-out coefficient error) gives a per-common-node variance
+    (absolute, or relative to the predicted field's mean square, whichever has the smaller CV
+    negative log-likelihood), scaled so that the CV coverage of the 95% interval is 95%. The
+    scalars' GP variance gets one scale per output from the conformal rank of the CV z-scores.
+    ``predict(..., intervals="full")`` (the default) adds these; ``intervals="gp"`` leaves them
+    out.
 
     Attributes:
         info: dict of JSON-serialisable metadata (empty at first), saved and loaded with the
@@ -214,12 +250,16 @@ class MMGP:
 
     def __init__(self, n_modes_geometry=(8, 12, 16, 20, 24, 32), n_modes_fields=None,
                  fields_tol=1e-4, weights="mean_value", common_index=0, n_restarts=3, seed=0,
-                 landmarks=None, corner_turn=50.0, calibration="cv"):
+                 landmarks=None, corner_turn=50.0, calibration="cv", cv_folds=5):
         if landmarks not in (None, "corners"):
             raise ValueError('Expected landmarks to be None or "corners" but got %r' % (landmarks,))
         if calibration not in ("loo", "cv"):
             raise ValueError('Expected calibration to be "loo" or "cv" but got %r' % (calibration,))
         self.calibration = calibration
+        if isinstance(cv_folds, bool) or not isinstance(cv_folds, (int, np.integer)) \
+                or cv_folds < 2:
+            raise ValueError("Expected cv_folds to be an int >= 2 but got %r" % (cv_folds,))
+        self.cv_folds = int(cv_folds)
         if not (0.0 < float(corner_turn) < 180.0):
             raise ValueError("Expected corner_turn in (0, 180) degrees but got %r" % (corner_turn,))
         if weights not in ("mean_value", "uniform"):
@@ -258,7 +298,7 @@ class MMGP:
                 "fields_tol": self.fields_tol, "weights": self.weights,
                 "common_index": self.common_index, "n_restarts": self.n_restarts,
                 "seed": self.seed, "landmarks": self.landmarks, "corner_turn": self.corner_turn,
-                "calibration": self.calibration}
+                "calibration": self.calibration, "cv_folds": self.cv_folds}
 
     def _geometry_candidates(self):
         v = self.n_modes_geometry
@@ -391,7 +431,8 @@ class MMGP:
                 pod, gp = pods[name], None
                 if pod.n_modes:
                     gp = GaussianProcess(n_restarts=restarts, seed=self.seed + 1 + j,
-                                         y_scaling="shared", column_variance=calibration)
+                                         y_scaling="shared", column_variance=calibration,
+                                         cv_folds=self.cv_folds)
                     gp.fit(inputs, pod.transform(Fs[name]))
                     # M-orthonormal modes: the squared LOO coefficient error is the squared
                     # M-norm of the field error (within the kept modes).
@@ -399,7 +440,7 @@ class MMGP:
                 fgps[name] = gp
             for j, (name, y) in enumerate(souts.items() if with_scalars else ()):
                 gp = GaussianProcess(n_restarts=restarts, seed=self.seed + 1001 + j,
-                                     column_variance=calibration)
+                                     column_variance=calibration, cv_folds=self.cv_folds)
                 sgps[name] = gp.fit(inputs, y[:, None])
                 errs.append((gp.loo_residuals() ** 2).sum() / max(((y - y.mean()) ** 2).sum(),
                                                                    1e-300))
@@ -430,26 +471,124 @@ class MMGP:
             self.field_pods[name], self.field_gps[name] = pods[name], fgps[name]
             say("field %r: %d modes" % (name, pods[name].n_modes))
         self.scalar_names, self.scalar_gps = list(souts), sgps
+        self._fit_error_model(meshes, disks, Ts, fields, Fs, souts, say)
         self._fitted = True
         return self
 
     # --------------------------------------------------------------------------------------------
-    def predict(self, meshes, scalars_in=None, n_samples=200, seed=None):
+    def _fit_error_model(self, meshes, disks, Ts, fields, Fs, souts, say):
+        """The per-node variance of the errors the GP does not see, calibrated on the training
+        set only (see "Field intervals" in the class docstring).
+
+        Sets ``field_extra[name]`` ((Nc * c,) float64, node-major on the common mesh),
+        ``field_extra_mode[name]`` ("absolute" or "relative"), ``scalar_scale[name]`` (float)
+        and the diagnostics ``error_cv_`` (dict name -> dict).
+        """
+        n = len(meshes)
+        Tbs = [sp.csr_matrix(_transfer(self.common_disk, self.common_triangles, disks[k]))
+               for k in range(n)]
+        kf = min(self.cv_folds, n)
+        folds = (np.array_split(np.random.default_rng([self.seed, 7]).permutation(n), kf)
+                 if kf >= 2 else [])
+        rule = ({"tol": self.fields_tol} if self.n_modes_fields is None
+                else {"n_modes": self.n_modes_fields})
+        self.field_extra, self.field_extra_mode, self.error_cv_ = {}, {}, {}
+        for name in self.field_names:
+            pod, gp = self.field_pods[name], self.field_gps[name]
+            c = self.field_shape[name][1]
+            X = Fs[name]                                                    # (n, Nc * c)
+            # Each sample projected on a POD that did not see it (truncation of a new sample).
+            proj = np.empty_like(X)
+            for held in folds:
+                keep = np.setdiff1d(np.arange(n), held)
+                pf = POD().fit(X[keep], M=self.mass, **rule)
+                proj[held] = (pf.inverse_transform(pf.transform(X[held])) if pf.n_modes
+                              else pf.mean[None])
+            if not folds:
+                proj[:] = pod.inverse_transform(pod.transform(X)) if pod.n_modes else pod.mean
+            if gp is not None:
+                zt = pod.transform(X)
+                zm, zv = gp.heldout_predictions()
+            res, vgp, s_abs, amp2 = [], [], [], []
+            for i in range(n):
+                Tb = Tbs[i]
+                e = fields[name][i].reshape(-1) - _apply_T(Tb, proj[i][None], c)[0]
+                if gp is not None:
+                    mb = _apply_T(Tb, pod.modes, c)                         # (kf, N_i * c)
+                    g = (zt[i] - zm[i]) @ mb
+                    vgp.append(np.maximum(zv[i], 0.0) @ mb ** 2)
+                    common = pod.mean + zm[i] @ pod.modes
+                else:
+                    g = 0.0
+                    vgp.append(np.zeros_like(e))
+                    common = pod.mean
+                res.append(e + g)
+                amp2.append(max(float(np.mean(common ** 2)), 1e-300))
+                s_abs.append(np.maximum(_apply_T(Ts[i], (e * e)[None], c)[0], 0.0))
+            amp2 = np.array(amp2)
+            s_abs = np.stack(s_abs)                                         # (n, Nc * c)
+            s_rel = s_abs / amp2[:, None]
+            r = np.concatenate(res)
+            vg = np.concatenate(vgp)
+            best = None
+            for mode, s, a in (("absolute", s_abs, np.ones(n)), ("relative", s_rel, amp2)):
+                tot = s.sum(0)
+                # leave-one-out mean: sample i's own error is not part of its variance
+                ve = np.concatenate([a[i] * np.maximum(_apply_T(
+                    Tbs[i], ((tot - s[i]) / max(n - 1, 1))[None], c)[0], 0.0) for i in range(n)])
+                lam = _coverage_scale(r, vg, ve)
+                v = np.maximum(vg + lam * ve, 1e-300)
+                nll = float(np.mean(0.5 * np.log(v) + 0.5 * r * r / v))
+                cov_gp = float(np.mean(r * r <= _Z975 ** 2 * vg))
+                cov = float(np.mean(r * r <= _Z975 ** 2 * v))
+                say("field %r error model %s: scale %.3g, CV NLL %.4g, CV coverage %.3f (GP only "
+                    "%.3f)" % (name, mode, lam, nll, cov, cov_gp))
+                if best is None or nll < best[0]:
+                    best = (nll, mode, lam * tot / n,
+                            {"mode": mode, "scale": lam, "nll": nll, "coverage": cov,
+                             "coverage_gp": cov_gp})
+            _, self.field_extra_mode[name], self.field_extra[name], self.error_cv_[name] = best
+        self.scalar_scale = {}
+        for name in self.scalar_names:
+            gp = self.scalar_gps[name]
+            m, v = gp.heldout_predictions()
+            r = souts[name] - m[:, 0]
+            # the conformal rank: with n held-out scores, the ceil((n + 1) 0.95)-th smallest
+            # covers a new one with probability >= 0.95 (exchangeable scores)
+            q = min(1.0, np.ceil((n + 1) * 0.95) / n)
+            kap = _coverage_scale(r, np.zeros_like(r), np.maximum(v[:, 0], 1e-300), q=q,
+                                  floor=None)
+            self.scalar_scale[name] = float(kap)
+            self.error_cv_[name] = {"scale": float(kap),
+                                    "coverage_gp": float(np.mean(r * r <= _Z975 ** 2 * v[:, 0]))}
+            say("scalar %r: CV coverage-calibrated variance scale %.3g" % (name, kap))
+
+    # --------------------------------------------------------------------------------------------
+    def predict(self, meshes, scalars_in=None, n_samples=200, seed=None, intervals="full"):
         """Predicts the output fields and scalars, with variances and 95% intervals.
 
         Args:
             meshes: list of m pairs (points (N_i, 2) float, triangles (M_i, 3) int).
             scalars_in: (m, p) float input scalars (None when p is 0).
-            n_samples: int >= 2, coefficient draws for the field quantiles.
-            seed: int or None (the model's seed), seeds the draws.
+            n_samples: int >= 2, coefficient draws for the field quantiles of
+                ``intervals="gp"``.
+            seed: int or None (the model's seed), seeds the draws of ``intervals="gp"``.
+            intervals: "full" (default): every error source of the model (the GP's coefficient
+                variance plus the calibrated per-node variance of the POD truncation and of the
+                transfers, see the class docstring); quantiles ``mean -/+ 1.96 sqrt(var)``.
+                "gp": the GP's coefficient variance alone, as before (field quantiles from
+                ``n_samples`` seeded coefficient draws, scalar variances not rescaled).
 
         Returns:
             list of m dicts ``{name: {"mean", "var", "q025", "q975"}}``: for each field arrays of
-            shape (N_i,) or (N_i, c) float64 on the mesh's nodes; for each scalar floats.
+            shape (N_i,) or (N_i, c) float64 on the mesh's nodes; for each scalar floats. The
+            means do not depend on ``intervals``.
         """
         if not self._fitted:
             raise RuntimeError("Expected a fitted MMGP: call fit (or MMGP.load) first")
-        if int(n_samples) != n_samples or n_samples < 2:
+        if intervals not in ("full", "gp"):
+            raise ValueError('Expected intervals to be "full" or "gp" but got %r' % (intervals,))
+        if isinstance(n_samples, bool) or int(n_samples) != n_samples or n_samples < 2:
             raise ValueError("Expected n_samples to be an int >= 2 but got %r" % (n_samples,))
         meshes = _check_meshes(meshes)
         m = len(meshes)
@@ -492,7 +631,19 @@ class MMGP:
                 base = _apply_T(Tb, pod.mean[None], c)[0]                  # (N*c,)
                 modes_b = _apply_T(Tb, pod.modes, c)                       # (kf, N*c)
                 mean = base + mu @ modes_b
-                v = (var[:, None] * modes_b ** 2).sum(0)
+                v = var @ modes_b ** 2
+                shape = (N,) if ndim == 1 else (N, c)
+                if intervals == "full":
+                    extra = self.field_extra[name]
+                    if self.field_extra_mode[name] == "relative":
+                        common = pod.mean + mu @ pod.modes
+                        extra = extra * float(np.mean(common ** 2))
+                    v = v + np.maximum(_apply_T(Tb, extra[None], c)[0], 0.0)
+                    sd = np.sqrt(v)
+                    res[name] = {"mean": mean.reshape(shape), "var": v.reshape(shape),
+                                 "q025": (mean - _Z975 * sd).reshape(shape),
+                                 "q975": (mean + _Z975 * sd).reshape(shape)}
+                    continue
                 rng = np.random.default_rng([seed, k, j])
                 dz = rng.standard_normal((int(n_samples), mu.shape[0])) * np.sqrt(var)
                 # draws laid out (N*c, n_samples), contiguous: the per-node quantiles then
@@ -500,12 +651,13 @@ class MMGP:
                 draws = modes_b.T @ dz.T
                 draws += mean[:, None]
                 q025, q975 = _row_quantiles(draws, (0.025, 0.975))
-                shape = (N,) if ndim == 1 else (N, c)
                 res[name] = {"mean": mean.reshape(shape), "var": v.reshape(shape),
                              "q025": q025.reshape(shape), "q975": q975.reshape(shape)}
             for name in self.scalar_names:
                 mu = float(scalar_pred[name][0][k, 0])
                 v = float(max(scalar_pred[name][1][k, 0], 0.0))
+                if intervals == "full":
+                    v *= self.scalar_scale[name]
                 res[name] = {"mean": mu, "var": v, "q025": mu - _Z975 * np.sqrt(v),
                              "q975": mu + _Z975 * np.sqrt(v)}
             out.append(res)
@@ -524,6 +676,7 @@ class MMGP:
                 "field_shape": {k: list(v) for k, v in self.field_shape.items()},
                 "field_has_gp": {k: self.field_gps[k] is not None for k in self.field_names},
                 "scalars": self.scalar_names, "n_scalars_in": self.n_scalars_in,
+                "field_extra_mode": self.field_extra_mode, "scalar_scale": self.scalar_scale,
                 "info": self.info}
         if not isinstance(self.info, dict):
             raise TypeError("Expected MMGP.info to be a dict but got %s" % type(self.info).__name__)
@@ -543,6 +696,7 @@ class MMGP:
         arrays.update(self.geometry_pod.state("geo_pod_"))
         for j, name in enumerate(self.field_names):
             arrays.update(self.field_pods[name].state("f%d_pod_" % j))
+            arrays["f%d_extra" % j] = np.asarray(self.field_extra[name], dtype=np.float64)
             if self.field_gps[name] is not None:
                 arrays.update(self.field_gps[name].state("f%d_gp_" % j))
         for j, name in enumerate(self.scalar_names):
@@ -581,8 +735,17 @@ class MMGP:
         model.field_names = list(meta["fields"])
         model.field_shape = {k: tuple(v) for k, v in meta["field_shape"].items()}
         model.field_pods, model.field_gps = {}, {}
+        # files written before the error model: no extra variance, scalar scales 1
+        modes = meta.get("field_extra_mode", {})
+        model.field_extra_mode = {k: modes.get(k, "absolute") for k in model.field_names}
+        model.field_extra = {}
+        model.scalar_scale = {k: float(meta.get("scalar_scale", {}).get(k, 1.0))
+                              for k in meta["scalars"]}
+        model.error_cv_ = {}
         for j, name in enumerate(model.field_names):
             model.field_pods[name] = POD.from_state(st, "f%d_pod_" % j, M=model.mass)
+            model.field_extra[name] = st.get("f%d_extra" % j,
+                                             np.zeros_like(model.field_pods[name].mean))
             model.field_gps[name] = (GaussianProcess.from_state(st, "f%d_gp_" % j)
                                      if meta["field_has_gp"][name] else None)
         model.scalar_names = list(meta["scalars"])

@@ -1,0 +1,107 @@
+"""MMGP's full intervals (GP variance + the calibrated POD-truncation and transfer error) and the
+sample families they are measured on (scripts/bench_mmgp_families.py has the full benchmark)."""
+import numpy as np
+import pytest
+
+from gshell.mmgp import dataset
+from gshell.mmgp.evaluate import evaluate
+from gshell.mmgp.model import MMGP
+from gshell.mmgp.morph import boundary_corners, check_disk_mesh
+
+
+def _split(samples):
+    return ([(s["points"], s["triangles"]) for s in samples],
+            np.stack([s["scalars_in"] for s in samples]),
+            {k: [s["fields"][k] for s in samples] for k in samples[0]["fields"]},
+            {k: np.array([s["scalars_out"][k] for s in samples]) for k in samples[0]["scalars_out"]})
+
+
+@pytest.mark.parametrize("family", sorted(dataset.FAMILIES))
+def test_families_are_disk_meshes_with_their_inputs_and_corners(family):
+    samples = dataset.generate(3, seed=1, family=family, progress=False, mesh_size=0.06)
+    corners = {"plate": 4, "gravity": 4, "hexagon": 6}[family]
+    sizes = set()
+    for s in samples:
+        check_disk_mesh(s["points"], s["triangles"])
+        assert s["scalars_in"].shape == (len(dataset.FAMILIES[family]),)
+        assert np.isfinite(s["fields"]["u"]).all() and np.abs(s["fields"]["u"]).max() > 0
+        c = boundary_corners(s["points"], s["triangles"], dataset.CORNER_TURN[family])
+        assert len(c) == corners
+        sizes.add(len(s["points"]))
+    assert len(sizes) > 1  # every sample its own mesh
+
+
+@pytest.fixture(scope="module")
+def hexagons():
+    samples = dataset.generate(90, seed=3, family="hexagon", progress=False, mesh_size=0.06)
+    train, test = samples[:60], samples[60:]
+    model = MMGP(n_restarts=1, landmarks="corners", corner_turn=dataset.CORNER_TURN["hexagon"])
+    model.fit(*_split(train))
+    meshes, x, _, _ = _split(test)
+    return model, test, model.predict(meshes, x), model.predict(meshes, x, intervals="gp")
+
+
+def test_full_intervals_hold_on_held_out_samples(hexagons):
+    """The GP's variance alone under-covers the fields of another shape class; with the
+    calibrated truncation and transfer error the 95% intervals cover about 95% of held-out
+    nodes, the means unchanged."""
+    _, test, full, gp = hexagons
+    ev_full, ev_gp = evaluate(full, test), evaluate(gp, test)
+    for name in ev_full:
+        assert ev_full[name]["rrmse"] == ev_gp[name]["rrmse"]
+    for name in ("u", "sigma_vm"):
+        assert 0.88 <= ev_full[name]["coverage"] <= 0.995, (name, ev_full[name])
+    assert ev_gp["u"]["coverage"] < ev_full["u"]["coverage"] - 0.05
+    model = hexagons[0]
+    for a, b in zip(full, gp):
+        for name in a:
+            np.testing.assert_array_equal(a[name]["mean"], b[name]["mean"])
+            if name in model.scalar_names:  # the GP's variance, rescaled by the CV calibration
+                np.testing.assert_allclose(a[name]["var"], b[name]["var"] * model.scalar_scale[name],
+                                           rtol=1e-12)
+            else:  # the GP's variance plus a non-negative per-node error variance
+                assert np.all(a[name]["var"] >= b[name]["var"])
+            lo, hi = np.asarray(a[name]["q025"]), np.asarray(a[name]["q975"])
+            np.testing.assert_allclose((lo + hi) / 2, a[name]["mean"], atol=1e-12)
+
+
+def test_error_model_is_fitted_on_training_data_only(hexagons):
+    """Predicting (test data) leaves the fitted error model as it was, and the calibration is
+    reproducible from the training set."""
+    model, test, _, _ = hexagons
+    before = {k: v.copy() for k, v in model.field_extra.items()}
+    meshes, x, _, _ = _split(test[:5])
+    model.predict(meshes, x)
+    for k in before:
+        np.testing.assert_array_equal(model.field_extra[k], before[k])
+        assert model.field_extra[k].min() >= 0
+    assert all(s > 0 for s in model.scalar_scale.values())
+
+
+def test_error_model_survives_save_and_load(hexagons, tmp_path):
+    model, test, full, _ = hexagons
+    path = tmp_path / "model.npz"
+    model.save(path)
+    loaded = MMGP.load(path)
+    meshes, x, _, _ = _split(test[:4])
+    a, b = model.predict(meshes, x), loaded.predict(meshes, x)
+    for pa, pb in zip(a, b):
+        for name in pa:
+            np.testing.assert_allclose(pb[name]["var"], pa[name]["var"], rtol=1e-12)
+            np.testing.assert_allclose(pb[name]["mean"], pa[name]["mean"], rtol=1e-12)
+
+
+def test_bad_interval_arguments():
+    with pytest.raises(ValueError, match="cv_folds"):
+        MMGP(cv_folds=1)
+    with pytest.raises(ValueError, match="cv_folds"):
+        MMGP(cv_folds=True)
+    with pytest.raises(ValueError, match="family"):
+        dataset.generate(2, family="sphere", progress=False)
+
+
+def test_bad_intervals_value(hexagons):
+    model, test, _, _ = hexagons
+    meshes, x, _, _ = _split(test[:1])
+    with pytest.raises(ValueError, match="intervals"):
+        model.predict(meshes, x, intervals="conformal")

@@ -5,9 +5,11 @@ https://arxiv.org/abs/2305.12871).
   mesh, POD, one Gaussian process per output, predictions with intervals;
 - ``morph`` (Floater/Tutte maps, RBF morphing), ``transfer`` (P1 transfer, point location),
   ``pod`` (:class:`POD`), ``gp`` (:class:`GaussianProcess`), ``dataset`` (the Tensile2d-like
-  plates), ``evaluate`` (RRMSE, Q2, coverage).
+  plates), ``evaluate`` (RRMSE, Q2, coverage), ``plaid`` (:func:`load_plaid`, :func:`save_plaid`:
+  PLAID datasets such as Tensile2d in and out; needs pyplaid).
 
-Names load their module on first use (scipy and scikit-fem are needed only by what uses them).
+Names load their module on first use (scipy, scikit-fem and pyplaid are needed only by what uses
+them).
 
 Example:
     >>> from gshell.mmgp import MMGP, dataset
@@ -15,8 +17,9 @@ Example:
 """
 import importlib
 
-_EXPORTS = {"MMGP": "model", "GaussianProcess": "gp", "POD": "pod"}
-_SUBMODULES = ("model", "morph", "transfer", "pod", "gp", "dataset", "evaluate")
+_EXPORTS = {"MMGP": "model", "GaussianProcess": "gp", "POD": "pod",
+            "load_plaid": "plaid", "save_plaid": "plaid", "PlaidSplit": "plaid"}
+_SUBMODULES = ("model", "morph", "transfer", "pod", "gp", "dataset", "evaluate", "plaid")
 
 __all__ = sorted(_EXPORTS) + list(_SUBMODULES)
 

@@ -110,6 +110,68 @@ def test_clamped_solution_is_fixed_at_bottom_and_balances_the_load():
     assert abs(np.mean(r["sigma"][mid, 1]) - 1.0) < 0.1
 
 
+def test_body_force_superposes_and_carries_the_weight():
+    """A uniform body force (the "gravity" family's self-weight) adds linearly to the traction's
+    solution, and a column on rollers carries its weight: syy = -g (1 - y) at mid height."""
+    p, t = _rectangle(1.0, 1.0, 0.005)
+    g = 1.5
+    w = solve_elasticity(p, t, (0.0, 0.0), body_force=(0.0, -g), bottom="roller")
+    mid = np.abs(p[:, 1] - 0.5) < 0.05
+    np.testing.assert_allclose(np.mean(w["sigma"][mid, 1]), -0.5 * g, rtol=0.05)
+    assert np.all(w["u"][p[:, 1] == 1.0, 1] < 0)                        # the top sinks
+    a = solve_elasticity(p, t, (0.2, 0.0))
+    b = solve_elasticity(p, t, (0.0, 0.0), body_force=(0.0, -g))
+    ab = solve_elasticity(p, t, (0.2, 0.0), body_force=(0.0, -g))
+    np.testing.assert_allclose(ab["u"], a["u"] + b["u"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(solve_elasticity(p, t, (0.2, 0.0), body_force=(0.0, 0.0))["u"],
+                                  a["u"])
+    with pytest.raises(ValueError, match="body_force"):
+        solve_elasticity(p, t, (0.0, 1.0), body_force=(0.0,))
+    with pytest.raises(ValueError, match="body_force"):
+        solve_elasticity(p, t, (0.0, 1.0), body_force=(0.0, np.inf))
+
+
+def test_hexagons_are_convex_with_six_corners_and_reproducible():
+    from gshell.mmgp.morph import boundary_corners
+
+    for seed in range(5):
+        p, t, outline = dataset.make_hexagon(seed, mesh_size=H)
+        assert np.all(_areas(p, t) > 0) and _boundary_components(t) == 1
+        c = boundary_corners(p, t, dataset.CORNER_TURN["hexagon"])
+        assert len(c) == 6
+        # convex: every boundary vertex is on the hull side of every outline edge
+        e = np.roll(outline, -1, 0) - outline
+        cross = e[:, None, 0] * (p[None, :, 1] - outline[:, None, 1]) \
+            - e[:, None, 1] * (p[None, :, 0] - outline[:, None, 0])
+        assert cross.min() > -1e-9
+        assert abs(p[:, 1].min()) < 1e-12 and abs(p[:, 1].max() - 1.0) < 1e-12
+    a, b = dataset.make_hexagon(np.random.default_rng(4), H), dataset.make_hexagon(4, H)
+    np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_families_draw_their_own_samples_and_cache_apart(tmp_path):
+    a = generate(2, seed=0, progress=False, mesh_size=H, family="gravity")
+    b = generate(2, seed=0, progress=False, mesh_size=H)
+    assert a[0]["scalars_in"].shape == (2,) and b[0]["scalars_in"].shape == (3,)
+    lo, hi = dataset._GRAVITY_LOADS["tx"], dataset._GRAVITY_LOADS["g"]
+    assert all(lo[0] <= s["scalars_in"][0] <= lo[1] and hi[0] <= s["scalars_in"][1] <= hi[1]
+               for s in a)
+    for fam in ("plate", "hexagon"):
+        generate(2, seed=0, progress=False, mesh_size=H, family=fam, cache_dir=tmp_path)
+    names = sorted(f.name for f in tmp_path.iterdir())
+    assert len(names) == 4 and sum(n.startswith("hexagon_") for n in names) == 2
+    again = generate(2, seed=0, progress=False, mesh_size=H, family="hexagon", cache_dir=tmp_path)
+    fresh = generate(2, seed=0, progress=False, mesh_size=H, family="hexagon")
+    np.testing.assert_array_equal(again[1]["fields"]["u"], fresh[1]["fields"]["u"])
+    d = describe(a, family="gravity")
+    assert d["scalars_in"]["names"] == ["tx", "g"]
+    assert describe(a)["scalars_in"]["names"] == ["x0", "x1"]
+    with pytest.raises(ValueError, match="family"):
+        describe(a, family="plate")          # 2 inputs, the plates have 3
+    with pytest.raises(ValueError, match="family"):
+        generate(1, family=3, progress=False)
+
+
 def test_scaled_inputs_carry_what_the_solution_depends_on():
     """scaled_inputs' premise holds for the solver: u depends on the load only through t / E
     and sigma only through t; the map is one-to-one."""

@@ -96,6 +96,10 @@ def test_bad_interval_arguments():
         MMGP(cv_folds=1)
     with pytest.raises(ValueError, match="cv_folds"):
         MMGP(cv_folds=True)
+    with pytest.raises(ValueError, match="cv_repeats"):
+        MMGP(cv_repeats=0)
+    with pytest.raises(ValueError, match="cv_repeats"):
+        MMGP(cv_repeats=2.5)
     with pytest.raises(ValueError, match="family"):
         dataset.generate(2, family="sphere", progress=False)
 
@@ -105,3 +109,35 @@ def test_bad_intervals_value(hexagons):
     meshes, x, _, _ = _split(test[:1])
     with pytest.raises(ValueError, match="intervals"):
         model.predict(meshes, x, intervals="conformal")
+
+
+def test_coverage_scale_hits_the_target_and_the_conformal_rank():
+    from gshell.mmgp.model import _Z975, _coverage_scale
+
+    rng = np.random.default_rng(0)
+    r, v0, v1 = rng.normal(size=2000) * 2.0, np.full(2000, 0.5), rng.uniform(0.5, 2.0, 2000)
+    lam = _coverage_scale(r, v0, v1)
+    assert lam > 0
+    cover = np.mean(r * r <= _Z975 ** 2 * (v0 + lam * v1))
+    assert 0.95 <= cover <= 0.95 + 1.5 / 2000
+    assert np.mean(r * r <= _Z975 ** 2 * (v0 + 0.99 * lam * v1)) < 0.95
+    # a fixed part that already covers everything needs no extra variance
+    assert _coverage_scale(np.full(5, 0.1), np.ones(5), np.ones(5)) == 0.0
+    # the conformal rank: the k-th smallest need, exactly k of n covered
+    r = np.arange(1, 81) * 0.1 * _Z975
+    k = _coverage_scale(r, np.zeros(80), np.ones(80), rank=77, floor=None)
+    np.testing.assert_allclose(k, 7.7 ** 2)
+    assert np.sum(r * r <= _Z975 ** 2 * k * (1 + 1e-12)) == 77
+
+
+def test_calibration_is_a_function_of_the_training_set(hexagons):
+    """Refitted on the same 60 training samples (drawn alone, without the test samples), the
+    error model and the scalar scales come out identical: nothing of the test set enters."""
+    model = hexagons[0]
+    train = dataset.generate(60, seed=3, family="hexagon", progress=False, mesh_size=0.06)
+    again = MMGP(n_restarts=1, landmarks="corners", corner_turn=dataset.CORNER_TURN["hexagon"])
+    again.fit(*_split(train))
+    for k in model.field_extra:
+        np.testing.assert_array_equal(again.field_extra[k], model.field_extra[k])
+        assert again.field_extra_mode[k] == model.field_extra_mode[k]
+    assert again.scalar_scale == model.scalar_scale

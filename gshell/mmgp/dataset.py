@@ -10,6 +10,11 @@ bottom, loaded by a uniform random, mostly tensile traction on the top, and solv
 linear elasticity in plane stress (P1 elements, scikit-fem). Outputs are nodal fields
 (displacement, von Mises stress) and scalars (their maxima).
 
+Two more families (``generate(family=...)``, ``FAMILIES``) test a model away from the plates:
+``"hexagon"``, convex hexagons (another shape class, six corners, 4 shape parameters) under a
+top traction, and ``"gravity"``, the plates' outlines under another load type (self-weight and a
+shear traction on the top).
+
 ``triangle`` and ``scikit-fem`` are optional dependencies, imported inside the functions that
 need them.
 

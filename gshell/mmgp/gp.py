@@ -281,13 +281,20 @@ class GaussianProcess:
         """(q,) mean squared held-out z-scores of K-fold cross-validation with refitted
         hyperparameters (``column_variance="cv"``); ones when n < 2."""
         n = X.shape[0]
-        k = min(self.cv_folds, n)
-        if k < 2:
+        if min(self.cv_folds, n) < 2:
             return np.ones(Y.shape[1])
-        folds = np.array_split(np.random.default_rng(self.seed).permutation(n), k)
-        z2 = np.zeros(Y.shape[1])
-        self._cv_mean = np.zeros_like(Y)
-        self._cv_var = np.zeros_like(Y)
+        self._cv_mean, self._cv_var = self._cv_heldout(X, Y, self.seed)
+        z2 = ((Y - self._cv_mean) ** 2 / np.maximum(self._cv_var, 1e-300)).sum(0)
+        return np.maximum(z2 / n, 1e-12)
+
+    def _cv_heldout(self, X, Y, fold_seed):
+        """Held-out means and variances (n, q) of ``cv_folds``-fold cross-validation, folds drawn
+        with ``fold_seed``, hyperparameters refitted on each fold (one start, from ``theta_``);
+        the variances of noisy observations, without the column scales."""
+        n = X.shape[0]
+        k = min(self.cv_folds, n)
+        folds = np.array_split(np.random.default_rng(fold_seed).permutation(n), k)
+        mean_all, var_all = np.zeros_like(Y), np.zeros_like(Y)
         for held in folds:
             keep = np.setdiff1d(np.arange(n), held)
             g = GaussianProcess(n_restarts=1, seed=self.seed, optimize=self.optimize,
@@ -299,10 +306,9 @@ class GaussianProcess:
             if not self.optimize:
                 g.theta_ = self.theta_
             g.fit(X[keep], Y[keep])
-            mean, var = g.predict(X[held], return_cov="diag", include_noise=True)
-            self._cv_mean[held], self._cv_var[held] = mean, var
-            z2 += ((Y[held] - mean) ** 2 / np.maximum(var, 1e-300)).sum(0)
-        return np.maximum(z2 / n, 1e-12)
+            mean_all[held], var_all[held] = g.predict(X[held], return_cov="diag",
+                                                      include_noise=True)
+        return mean_all, var_all
 
     def _factorise(self):
         ls, s2, noise = self._unpack(self.theta_)

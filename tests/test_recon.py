@@ -217,6 +217,36 @@ def test_reconstruct_command_errors(tmp_path, capsys, monkeypatch, argv, message
     assert message in err and len(err.splitlines()) == 1
 
 
+def test_progress_bar_is_tqdm_on_a_terminal_only(monkeypatch):
+    import io
+    import sys
+
+    from gshell.recon import pipeline
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty = Tty()
+    monkeypatch.setattr(sys, "stderr", tty)
+    bar = pipeline._progress_bar(3, quiet=False)
+    bar.set_postfix(pipeline._postfix(24, {"mask": 0.123456, "psnr": 21.5, "free": 1.0}),
+                    refresh=False)
+    bar.update(3)
+    bar.close()
+    text = tty.getvalue()
+    for part in ("reconstruct", "3/3", "res=24", "mask=0.1235", "psnr=21.5"):
+        assert part in text, text
+    assert "free" not in text  # the bar shows the fields the old one did, nothing more
+    # quiet, or stderr not a terminal (a log file, a pipe): nothing
+    for quiet, stream in ((True, Tty()), (False, io.StringIO())):
+        monkeypatch.setattr(sys, "stderr", stream)
+        bar = pipeline._progress_bar(3, quiet)
+        bar.update(3)
+        bar.close()
+        assert stream.getvalue() == ""
+
+
 def test_fill_small_holes_closes_pinholes_only():
     from gshell import metrics
     from gshell.recon.pipeline import fill_small_holes

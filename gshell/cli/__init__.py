@@ -1,7 +1,7 @@
 """The ``gshell`` command line: ``main(argv=None)`` and the parser's assembly.
 
 Each command lives in its own module of this package (``info``, ``convert``, ``extract``,
-``tetgrid``, ``render``, ``demo``, ``reconstruct``, ``mmgp``, ``wing``) with a
+``batch``, ``tetgrid``, ``render``, ``demo``, ``reconstruct``, ``mmgp``, ``wing``) with a
 ``register(sub, common)`` that adds its subparser and sets its handler; what they share (the error
 type, exit codes, argument types, input and output checks) is in :mod:`gshell.cli._helpers`. Only
 the standard library is imported until a handler runs, so ``gshell --help`` starts fast; torch
@@ -17,7 +17,8 @@ from gshell.cli._helpers import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_US
 __all__ = ["main", "build_parser", "CLIError"]
 
 # the command modules, in the order of ``gshell --help``
-COMMANDS = ("info", "convert", "extract", "tetgrid", "render", "demo", "reconstruct", "mmgp", "wing")
+COMMANDS = ("info", "convert", "extract", "batch", "tetgrid", "render", "demo", "reconstruct", "mmgp",
+            "wing")
 
 EPILOG = """examples:
   gshell info                          versions and how gshell._C was built
@@ -25,12 +26,16 @@ EPILOG = """examples:
   gshell convert bunny.obj bunny.ply   convert between OBJ, PLY, STL, OFF, GLB/glTF, VTK, ... (colours,
                                        normals, uv and textures kept where the format holds them)
   gshell extract sdf.npy mesh.ply --method mc      mesh an SDF grid (.npy or .npz)
+  gshell batch convert meshes/ --to ply --out ply/ --workers 4
+                                       info, convert or extract over folders, globs or @list files,
+                                       in this process or on Ray (--workers N, --address ADDR)
   gshell tetgrid --res 64 grid64.npz   a regular tet grid (kaolin/nvdiffrec npz layout)
   gshell render bunny.obj sheet.png    a turntable sheet of shaded views
   gshell demo                          G-Shell extraction of an open bowl, written to out/demo.ply
   gshell demo --res 128 --out bowl.ply
   gshell reconstruct assets/cup.ply    reconstruct an open cup from 24 rendered views (the main demo)
   gshell wing dataset wings.npz --wings 300   random wings x flight conditions with surface Cp
+  gshell mmgp generate out/tensile2d --n 350 --workers 8   MMGP plates, on a local Ray with 8 CPUs
   gshell wing train wings.npz          Cp model with and without Riemannian features, held-out wings
   gshell <command> --help              help for one command
 

@@ -5,6 +5,7 @@ import os
 import shutil
 
 from gshell.cli._helpers import CLIError, Parser, check_output, ensure_folder, index_range
+from gshell.cli.batch import add_parallel_args
 
 
 def register(sub, common):
@@ -21,6 +22,7 @@ def register(sub, common):
                     "'predict' predicts another range or split and prints RRMSE, Q2 and the "
                     "coverage of the 95% interval.",
         epilog="examples:\n  gshell mmgp generate out/tensile2d --n 350\n"
+               "  gshell mmgp generate out/tensile2d --n 10000 --workers 16\n"
                "  gshell mmgp fit out/tensile2d model.npz --samples 0:250\n"
                "  gshell mmgp predict model.npz out/tensile2d --samples 250:350 --out pred.npz\n"
                "  gshell mmgp generate out/plates_plaid --format plaid --n 350 --test 100\n"
@@ -28,7 +30,16 @@ def register(sub, common):
                "  gshell mmgp predict model.npz Tensile2d --split test --out pred.npz",
         formatter_class=fmt)
     msub = p.add_subparsers(dest="mmgp_command", metavar="ACTION", parser_class=Parser, required=True)
-    g = msub.add_parser("generate", help="write N samples into a folder (cached)", parents=[common])
+    g = msub.add_parser("generate", help="write N samples into a folder (cached)", parents=[common],
+                        description="Write N samples, one .npz per sample as it is computed (a rerun "
+                                    "computes only the missing ones; a sample that fails is recorded "
+                                    "in DIR/failures.jsonl), or a PLAID dataset (--format plaid). "
+                                    "Sample i depends only on (--seed, i): the files are the same "
+                                    "bytes for any --workers.",
+                        epilog="examples:\n  gshell mmgp generate out/tensile2d --n 350\n"
+                               "  gshell mmgp generate out/tensile2d --n 10000 --workers 16\n"
+                               "  gshell mmgp generate out/tensile2d --n 10000 --address auto",
+                        formatter_class=fmt)
     g.add_argument("out", metavar="DIR")
     g.add_argument("--n", type=int, default=350, help="number of samples (default: 350)")
     g.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
@@ -41,6 +52,7 @@ def register(sub, common):
                    help="with --format plaid: the last N samples form the 'test' split (default: 100)")
     g.add_argument("--force", action="store_true",
                    help="with --format plaid: replace DIR if it holds a PLAID dataset")
+    add_parallel_args(g)
     f = msub.add_parser("fit", help="fit MMGP on samples START:STOP of a folder or a split of a "
                         "PLAID dataset", parents=[common])
     f.add_argument("data", metavar="DIR", help="a folder of .npz samples or a PLAID dataset")
@@ -182,11 +194,15 @@ def _check_plaid_out(out, force):
 
 def _generate(args, quiet):
     from gshell.mmgp import dataset
+    from gshell.parallel import require_ray
 
+    if args.workers or args.address is not None:
+        require_ray()
+    job = dict(workers=args.workers, address=args.address, return_summary=True)
     if args.format == "npz":
         ensure_folder("mmgp generate", args.out, quiet)
-        samples = dataset.generate(args.n, seed=args.seed, cache_dir=args.out, progress=not quiet,
-                                   mesh_size=args.mesh_size)
+        samples, summary = dataset.generate(args.n, seed=args.seed, cache_dir=args.out,
+                                            progress=not quiet, mesh_size=args.mesh_size, **job)
     else:
         from gshell.mmgp.plaid import save_plaid
 
@@ -194,7 +210,8 @@ def _generate(args, quiet):
             raise CLIError("gshell mmgp generate: error: --test must be in [1, %d) (--n %d) but got %d"
                            % (args.n, args.n, args.test))
         _check_plaid_out(args.out, args.force)
-        samples = dataset.generate(args.n, seed=args.seed, progress=not quiet, mesh_size=args.mesh_size)
+        samples, summary = dataset.generate(args.n, seed=args.seed, progress=not quiet,
+                                            mesh_size=args.mesh_size, **job)
         k = args.n - args.test
         if os.path.isdir(args.out):
             shutil.rmtree(args.out)      # empty, or a PLAID dataset with --force
@@ -203,6 +220,7 @@ def _generate(args, quiet):
         except ImportError as e:
             raise CLIError("gshell mmgp generate: error: %s" % e) from None
     if not quiet:
+        print(summary)
         d = dataset.describe(samples)
         print("%d samples in %s: %d to %d nodes per mesh" % (
             d["n_samples"], args.out, d["n_nodes"]["min"], d["n_nodes"]["max"]))

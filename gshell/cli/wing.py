@@ -3,6 +3,7 @@ import argparse
 import os
 
 from gshell.cli._helpers import CLIError, Parser, check_output, ensure_folder, int_range
+from gshell.cli.batch import add_parallel_args
 
 
 def register(sub, common):
@@ -41,7 +42,16 @@ def register(sub, common):
     w.add_argument("--n-chord", type=int, default=64, dest="n_chord", help="even (default: 64)")
     w.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     d = wsub.add_parser("dataset", help="random wings x conditions with surface Cp (cached .npz)",
-                        parents=[common])
+                        parents=[common], formatter_class=fmt,
+                        description="Random wings x flight conditions with their surface Cp, in one "
+                                    ".npz. The wings are solved one item each, in this process or on "
+                                    "Ray (--workers, --address), with the same bytes either way; "
+                                    "finished wings are kept in OUT.npz.parts/ until OUT is written, "
+                                    "so an interrupted run resumes (a wing that fails is recorded in "
+                                    "OUT.npz.parts/failures.jsonl).",
+                        epilog="examples:\n  gshell wing dataset wings.npz --wings 300 --conditions 4\n"
+                               "  gshell wing dataset wings.npz --wings 10000 --workers 16\n"
+                               "  gshell wing dataset wings.npz --wings 10000 --address auto")
     d.add_argument("out", metavar="OUT.npz")
     d.add_argument("--wings", type=int, default=300, help="number of wings (default: 300)")
     d.add_argument("--conditions", type=int, default=4, help="flight conditions per wing (default: 4)")
@@ -49,6 +59,7 @@ def register(sub, common):
     d.add_argument("--n-span", type=int, default=32, dest="n_span", help="(default: 32)")
     d.add_argument("--n-chord", type=int, default=64, dest="n_chord", help="even (default: 64)")
     d.add_argument("--force", action="store_true", help="regenerate OUT even if it exists")
+    add_parallel_args(d)
     _register_train(wsub, common)
     p.set_defaults(func=run)
 
@@ -128,11 +139,15 @@ def _wing_input(args):
 
 def _dataset(args, quiet):
     import json
+    import shutil
 
     import numpy as np
 
+    from gshell.parallel import require_ray
     from gshell.wing import dataset
 
+    if args.workers or args.address is not None:
+        require_ray()
     if os.path.exists(args.out) and not args.force:
         try:
             old = dataset.load(args.out)
@@ -147,11 +162,16 @@ def _dataset(args, quiet):
         raise CLIError("gshell wing dataset: error: output %r is a folder, expected a file path" % args.out)
     else:
         ensure_folder("wing dataset", os.path.dirname(args.out) or ".", quiet)
-        if args.force and os.path.exists(args.out):
-            os.remove(args.out)
-    data = dataset.generate(args.wings, args.conditions, seed=args.seed, n_span=args.n_span,
-                            n_chord=args.n_chord, cache=args.out, progress=not quiet)
+        if args.force:      # start afresh: no old output, no finished wings of a stopped run
+            if os.path.exists(args.out):
+                os.remove(args.out)
+            shutil.rmtree(dataset.parts_folder(args.out), ignore_errors=True)
+    data, summary = dataset.generate(args.wings, args.conditions, seed=args.seed, n_span=args.n_span,
+                                     n_chord=args.n_chord, cache=args.out, progress=not quiet,
+                                     workers=args.workers, address=args.address, return_summary=True)
     if not quiet:
+        if summary is not None:
+            print(summary)
         err = np.abs(data["cl_cp"] - data["cl_vlm"])
         print("%d wings x %d conditions = %d samples in %s (grid %d x %d)" % (
             len(data["points"]), args.conditions, len(data["wing"]), args.out, args.n_span, args.n_chord))
@@ -171,7 +191,9 @@ def _register_train(wsub, common):
                     "over seeds, reduction by the features) and write OUT/metrics.json and "
                     "OUT/wing_cp.png (Cp against x/c on a held-out wing).",
         epilog="examples:\n  gshell wing train wings.npz --out out/wing\n"
-               "  gshell wing train wings.npz --seeds 0 1 2 --epochs 8 --jobs 3 --out out/wing",
+               "  gshell wing train wings.npz --seeds 0 1 2 --epochs 8 --jobs 3 --out out/wing\n"
+               "  torchrun --nproc_per_node 2 -m gshell wing train wings.npz --out out/wing"
+               "  (data-parallel)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     t.add_argument("data", metavar="DATA.npz", help="dataset written by 'gshell wing dataset'")
     t.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (default: 0 1 2)")
@@ -180,6 +202,9 @@ def _register_train(wsub, common):
                    help="fraction of wings held out for the test (default: 0.2)")
     t.add_argument("--jobs", type=int_range(1, 16), default=1, metavar="N",
                    help="seeds trained in parallel processes (default: 1)")
+    t.add_argument("--device", default="cpu", choices=("cpu", "cuda"),
+                   help="training device (default: cpu); under torchrun each rank uses "
+                        "cuda:LOCAL_RANK and NCCL, gloo on cpu")
     t.add_argument("--out", default=os.path.join("out", "wing"), metavar="DIR",
                    help="output folder, created if missing (default: out/wing)")
     t.add_argument("--force", action="store_true", help="overwrite metrics.json and the figure")
@@ -211,10 +236,17 @@ def _train(args):
         raise CLIError("gshell wing train: error: cannot read %r as a dataset npz: %s"
                        % (args.data, e)) from None
     check_dataset(data)
-    quiet = getattr(args, "quiet", False)
-    ensure_folder("wing train", args.out, quiet)
+    from gshell._distributed import is_main
+
+    # under torchrun every rank trains (data-parallel); rank 0 alone prints and writes
+    main_rank = is_main()
+    quiet = getattr(args, "quiet", False) or not main_rank
+    if main_rank:
+        ensure_folder("wing train", args.out, quiet)
     res = compare(data, seeds=args.seeds, test_fraction=args.test_fraction, epochs=args.epochs,
-                  jobs=args.jobs, progress=not quiet)
+                  jobs=args.jobs, progress=not quiet, device=args.device)
+    if not main_rank:
+        return 0
     models = res.pop("models")
     test = res["test_idx"]
     sample = test[len(test) // 2]

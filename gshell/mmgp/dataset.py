@@ -23,6 +23,7 @@ Example:
     >>> samples = generate(50, seed=0, cache_dir="data/tensile2d")   # doctest: +SKIP
     >>> describe(samples)["n_nodes"]                                   # doctest: +SKIP
 """
+import functools
 import math
 import numbers
 import os
@@ -30,6 +31,7 @@ import os
 import numpy as np
 
 from gshell._atomic import save_npz
+from gshell.parallel import item_rng, map_items
 
 __all__ = ["FAMILIES", "CORNER_TURN", "make_plate", "make_hexagon", "side_offset", "solve_elasticity",
            "generate", "describe", "scaled_inputs",
@@ -429,7 +431,7 @@ def solve_elasticity(points, triangles, traction, E=1.0, nu=0.3, *, bottom="clam
 
 def _sample(seed, i, mesh_size, family="plate"):
     if family == "plate":
-        rng = np.random.default_rng([seed, i])
+        rng = item_rng(seed, i)
         points, triangles, _outline_ = make_plate(rng, mesh_size)
         tx = float(rng.uniform(*_LOAD_RANGES["tx"]))
         ty = float(rng.uniform(*_LOAD_RANGES["ty"]))
@@ -437,12 +439,12 @@ def _sample(seed, i, mesh_size, family="plate"):
         sol = solve_elasticity(points, triangles, (tx, ty), E=e_factor, nu=0.3)
         x = [tx, ty, e_factor]
     elif family == "hexagon":
-        rng = np.random.default_rng([seed, i, 1])
+        rng = item_rng(seed, i, 1)
         points, triangles, _outline_ = make_hexagon(rng, mesh_size)
         x = [float(rng.uniform(*_HEX_LOADS[k])) for k in ("tx", "ty")]
         sol = solve_elasticity(points, triangles, (x[0], x[1]), E=1.0, nu=0.3)
     else:
-        rng = np.random.default_rng([seed, i, 2])
+        rng = item_rng(seed, i, 2)
         points, triangles, _outline_ = make_plate(rng, mesh_size)
         x = [float(rng.uniform(*_GRAVITY_LOADS[k])) for k in ("tx", "g")]
         sol = solve_elasticity(points, triangles, (x[0], 0.0), E=1.0, nu=0.3,
@@ -540,7 +542,8 @@ def _check_family(family):
     return family
 
 
-def generate(n, seed=0, cache_dir=None, progress=True, mesh_size=0.03, family="plate"):
+def generate(n, seed=0, cache_dir=None, progress=True, mesh_size=0.03, family="plate", *,
+             workers=0, address=None, return_summary=False):
     """Generates ``n`` samples of one family (domains with their own meshes, plane-stress
     solutions); by default the Tensile2d-like plates.
 
@@ -555,58 +558,60 @@ def generate(n, seed=0, cache_dir=None, progress=True, mesh_size=0.03, family="p
       body force ``(0, -g)``, ``g`` in [0.5, 2], and a shear traction ``tx`` in [0.1, 0.4] on the
       top (bending), ``E = 1``; inputs ``[tx, g]``.
 
-    Sample ``i`` draws everything from ``numpy.random.default_rng([seed, i])``, so it is the same
-    whatever ``n`` is. Random inputs: traction ``tx`` in [-0.1, 0.1], ``ty`` in [0.5, 1.5] on the
+    Sample ``i`` draws everything from ``gshell.parallel.item_rng(seed, i)`` (that is
+    ``numpy.random.default_rng([seed, i])``; the other families from ``item_rng(seed, i, 1)`` and
+    ``(seed, i, 2)``), so it is the same whatever ``n`` is and however many workers compute it.
+    Random inputs: traction ``tx`` in [-0.1, 0.1], ``ty`` in [0.5, 1.5] on the
     top edge (mostly tension, as Tensile2d's pressure on the top), and a Young's modulus factor
     ``E`` in [0.8, 1.2] (nu = 0.3); plus the random outline (10 parameters, see
     :func:`make_plate`).
+
+    The samples are computed by :func:`gshell.parallel.map_items`: in this process by default,
+    or on Ray with ``workers`` / ``address``. With ``cache_dir`` each sample is written as it
+    finishes and a rerun computes only the missing ones; a sample that fails is recorded in
+    ``cache_dir/failures.jsonl`` while the others complete, then its error is raised.
 
     Args:
         n: number of samples, int >= 1.
         seed: int >= 0.
         cache_dir: folder for one ``.npz`` per sample (named by version, mesh size, seed and index);
             samples already there are read instead of recomputed. None: no cache.
-        progress: show a progress bar (``gshell._progress.Progress``) on stderr.
+        progress: show a progress bar (tqdm) on stderr.
         mesh_size: target edge length, float in [0.005, 0.25].
         family: ``"plate"``, ``"hexagon"`` or ``"gravity"``; each family draws its own samples
             (and caches them under its own file names).
+        workers: int >= 0; 0: in this process; N >= 1: a local Ray instance with N CPUs (needs
+            ``pip install "gshell-mesh[scale]"``).
+        address: None or a Ray cluster address to join (``"auto"``, ...).
+        return_summary: also return the job's :class:`gshell.parallel.Summary`.
 
     Returns:
         list of dict, one per sample: ``"points"`` (N_i, 2) float64, ``"triangles"`` (M_i, 3) int64,
         ``"scalars_in"`` (3,) float64 ``[tx, ty, E]`` (plates; (2,) for the other families, in
         the order of ``FAMILIES[family]``), ``"fields"`` {``"u"`` (N_i, 2) float64,
         ``"sigma_vm"`` (N_i,) float64}, ``"scalars_out"`` {``"max_von_mises"``: float,
-        ``"max_u_norm"``: float}.
+        ``"max_u_norm"``: float}. With ``return_summary``: ``(samples, summary)``.
 
     Raises:
-        ValueError: ``n < 1``, ``seed < 0``, ``mesh_size`` out of range, unknown ``family``.
+        ValueError: ``n < 1``, ``seed < 0``, ``mesh_size`` out of range, unknown ``family``,
+            bad ``workers`` or ``address``.
+        gshell.parallel.RayNotInstalledError: ``workers >= 1`` or ``address`` without Ray.
+        Exception: the error of the first sample that failed (after the others completed).
     """
     n = _check_int("n", n, 1)
     seed = _check_int("seed", seed, 0)
     mesh_size = _check_mesh_size(mesh_size)
     family = _check_family(family)
-    from .._progress import Progress
-
-    bar = Progress(n, "tensile2d" if family == "plate" else family, quiet=not progress)
-    out = []
-    for i in range(n):
-        path = None
-        sample = None
-        if cache_dir is not None:
-            path = os.path.join(os.fspath(cache_dir), _cache_name(seed, i, mesh_size, family))
-            if os.path.exists(path):
-                try:
-                    sample = load_sample(path)
-                except Exception:  # corrupt / foreign file: recompute and overwrite
-                    sample = None
-        if sample is None:
-            sample = _sample(seed, i, mesh_size, family)
-            if path is not None:
-                save_sample(path, sample)
-        out.append(sample)
-        bar.update(1, nodes=len(sample["points"]))
-    bar.close()
-    return out
+    files = {}
+    if cache_dir is not None:
+        os.makedirs(os.fspath(cache_dir), exist_ok=True)
+        files = dict(out_dir=cache_dir, names=[_cache_name(seed, i, mesh_size, family) for i in range(n)],
+                     write=save_sample, read=load_sample)
+    summary = map_items(functools.partial(_sample, seed, mesh_size=mesh_size, family=family), range(n),
+                        keep_results=True, workers=workers, address=address,
+                        desc="tensile2d" if family == "plate" else family, progress=progress, **files)
+    summary.raise_failures()
+    return (summary.results, summary) if return_summary else summary.results
 
 
 def describe(samples, family=None):

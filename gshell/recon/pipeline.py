@@ -35,7 +35,6 @@ import torch.nn.functional as F
 
 from gshell._atomic import write_atomic
 from gshell._gather import take
-from gshell._progress import Progress
 from gshell.nn.gshell_geometry import GShellGeometry
 from gshell.recon.views import Views, render_buffers
 from gshell.tetgrid import TetGrid
@@ -743,7 +742,7 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
     ckpt = os.path.join(out_dir, "checkpoint.pt") if out_dir and cfg.checkpoint_every else None
     appearance = _appearance(cfg, device) if views.rgb is not None and cfg.w_rgb > 0 else None
     state = _load_checkpoint(ckpt, cfg, device) if resume and ckpt and os.path.exists(ckpt) else None
-    bar = Progress(total_steps, "reconstruct", quiet=quiet)
+    bar = _progress_bar(total_steps, quiet)
     for stage, (res, n_steps, img_res) in enumerate(zip(cfg.grid_res, cfg.steps, cfg.image_res)):
         if state is not None and stage < state["stage"]:
             prev_res, step = res, step + n_steps
@@ -815,8 +814,8 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
             step += 1
             terms["loss"] = float(loss.detach())
             history.append(dict(terms, step=step, res=res))
-            bar.update(1, res=res, **{k: terms[k] for k in ("mask", "depth", "carve", "rgb", "psnr")
-                                      if k in terms})
+            bar.set_postfix(_postfix(res, terms), refresh=False)
+            bar.update(1)
             if ckpt and step % cfg.checkpoint_every == 0:
                 _save_checkpoint(ckpt, geo, step, stage, cfg, appearance, opt, gen, order, history, seen)
     bar.close()
@@ -836,6 +835,27 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
         verts = verts @ to_world[:3, :3].T + to_world[:3, 3]
     material, light = appearance if appearance is not None else (None, None)
     return ReconResult(verts, faces, geo, history, time.perf_counter() - t0, material, light, grid_verts)
+
+
+def _progress_bar(total, quiet):
+    """The progress bar of :func:`reconstruct`: a tqdm bar of ``total`` steps on stderr, redrawn
+    at most 5 times a second, off when ``quiet`` or when stderr is not a terminal (so logs and
+    captured output stay clean)."""
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="reconstruct", unit="step", file=sys.stderr, mininterval=0.2,
+                dynamic_ncols=True, disable=True if quiet else None)
+
+
+def _postfix(res, terms):
+    """The bar's fields: the stage's grid resolution, then those of the loss terms and the
+    training PSNR (``terms``: dict of floats) that the step has, as ``%.4g``."""
+    fields = {"res": res}
+    fields.update((k, "%.4g" % terms[k]) for k in ("mask", "depth", "carve", "rgb", "psnr")
+                  if k in terms)
+    return fields
 
 
 def _appearance(cfg, device):

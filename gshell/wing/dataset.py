@@ -26,7 +26,7 @@ import numpy as np
 
 from gshell.wing.geometry import PARAM_NAMES, random_wing, _check_counts
 
-__all__ = ["generate", "save", "load", "sample_conditions", "settings_json", "KEYS"]
+__all__ = ["generate", "save", "load", "sample_conditions", "settings_json", "parts_folder", "KEYS"]
 
 KEYS = ("points", "wing", "mach", "alpha", "cp", "cl_vlm", "cl_cp", "params", "param_names",
         "reference_area", "root_airfoil", "tip_airfoil", "clipped", "settings")
@@ -55,8 +55,46 @@ def settings_json(n_wings, n_conditions, seed, n_span, n_chord):
                        "seed": int(seed), "n_span": int(n_span), "n_chord": int(n_chord)}, sort_keys=True)
 
 
-def generate(n_wings, n_conditions, seed=0, n_span=32, n_chord=64, cache=None, progress=True):
+def _solve_wing(item, n_span, n_chord):
+    """The per-wing unit of :func:`generate`: ``item = (spec, mach, alpha)`` -> the arrays of
+    the wing (float64 as computed, cast to the dataset's float32 when assembled)."""
+    from gshell.wing import aero
+
+    spec, mach, alpha = item
+    r = aero.wing_cp_conditions(spec, mach, alpha, n_span, n_chord)
+    return {"points": r["points"], "cp": r["cp"], "cl_vlm": r["cl_vlm"], "cl_cp": r["cl_cp"],
+            "clipped": r["clipped"].sum(-1) + r["vacuum_limited"].sum(-1)}
+
+
+def _save_part(path, part):
+    from gshell._atomic import save_npz
+
+    save_npz(path, **part)
+
+
+def _load_part(path):
+    with np.load(path, allow_pickle=False) as z:
+        part = {k: z[k] for k in ("points", "cp", "cl_vlm", "cl_cp", "clipped")}
+    return part
+
+
+def parts_folder(cache):
+    """The folder of per-wing results beside a dataset cache ``OUT.npz``: ``OUT.npz.parts``."""
+    return os.fspath(cache) + ".parts"
+
+
+def generate(n_wings, n_conditions, seed=0, n_span=32, n_chord=64, cache=None, progress=True, *,
+             workers=0, address=None, return_summary=False):
     """Generates (or loads from ``cache``) a Cp dataset of random wings and conditions.
+
+    The wings and their conditions are drawn in this process from one ``numpy`` Generator
+    seeded ``seed`` (all wings, then all conditions, as in the datasets made before the Ray
+    port, which are unchanged); the solves, one item per wing, are deterministic and run through
+    :func:`gshell.parallel.map_items`, in this process or on Ray (``workers``, ``address``),
+    so the file is the same bytes for any number of workers. With ``cache``, each wing's result is written to
+    ``OUT.npz.parts/`` as it finishes, so an interrupted run resumes where it stopped; the
+    folder is removed once ``OUT.npz`` is written. A wing that fails is recorded in
+    ``OUT.npz.parts/failures.jsonl`` while the others complete, then its error is raised.
 
     Args:
         n_wings: number of wings W (>= 1), drawn by :func:`~gshell.wing.geometry.random_wing`.
@@ -65,10 +103,25 @@ def generate(n_wings, n_conditions, seed=0, n_span=32, n_chord=64, cache=None, p
         n_span, n_chord: grid size, as :func:`~gshell.wing.geometry.wing_grid`.
         cache: path of an .npz; if it exists and was made with the same arguments it is loaded,
             otherwise the data are generated and saved there.
-        progress: print a progress bar on stderr.
+        progress: show a progress bar (tqdm) on stderr.
+        workers: int >= 0; 0: in this process; N >= 1: a local Ray instance with N CPUs (needs
+            ``pip install "gshell-mesh[scale]"``).
+        address: None or a Ray cluster address to join (``"auto"``, ...).
+        return_summary: also return the job's :class:`gshell.parallel.Summary` (None when the
+            dataset was loaded from ``cache``).
     Returns:
-        dict, see the module docstring.
+        dict, see the module docstring; with ``return_summary``, ``(data, summary)``.
+    Raises:
+        ValueError: bad counts, seed, ``workers`` or ``address``.
+        gshell.parallel.RayNotInstalledError: ``workers >= 1`` or ``address`` without Ray.
+        Exception: the error of the first wing that failed (after the others completed).
     """
+    import functools
+    import hashlib
+    import shutil
+
+    from gshell.parallel import map_items
+
     n_wings, n_conditions = _int("n_wings", n_wings, 1), _int("n_conditions", n_conditions, 1)
     seed = _int("seed", seed, 0)
     _check_counts(n_span, n_chord)
@@ -79,13 +132,23 @@ def generate(n_wings, n_conditions, seed=0, n_span=32, n_chord=64, cache=None, p
         except (OSError, ValueError, KeyError):
             data = None
         if data is not None and str(data["settings"]) == settings:
-            return data
-    from gshell._progress import Progress
-    from gshell.wing.aero import wing_cp_conditions
+            return (data, None) if return_summary else data
 
     rng = np.random.default_rng(seed)
     specs = [random_wing(rng) for _ in range(n_wings)]
     conds = [sample_conditions(rng, n_conditions) for _ in range(n_wings)]
+    parts = names = None
+    if cache is not None:
+        parts = parts_folder(cache)
+        key = hashlib.sha1(settings.encode()).hexdigest()[:12]   # parts of other settings never match
+        names = ["wing_%s_%06d.npz" % (key, w) for w in range(n_wings)]
+    summary = map_items(
+        functools.partial(_solve_wing, n_span=n_span, n_chord=n_chord),
+        [(spec, mach, alpha) for spec, (mach, alpha) in zip(specs, conds)],
+        out_dir=parts, names=names, write=_save_part if parts else None,
+        read=_load_part if parts else None, keep_results=True, workers=workers, address=address,
+        desc="wing dataset", progress=progress)
+    summary.raise_failures()
     W, S = n_wings, n_wings * n_conditions
     out = {
         "points": np.empty((W, n_span, n_chord, 3), np.float32),
@@ -101,9 +164,7 @@ def generate(n_wings, n_conditions, seed=0, n_span=32, n_chord=64, cache=None, p
         "clipped": np.empty(S, np.int32),
         "settings": np.array(settings),
     }
-    bar = Progress(W, "wing dataset", quiet=not progress)
-    for w, (spec, (mach, alpha)) in enumerate(zip(specs, conds)):
-        r = wing_cp_conditions(spec, mach, alpha, n_span, n_chord)
+    for w, (spec, (mach, alpha), r) in enumerate(zip(specs, conds, summary.results)):
         sl = slice(w * n_conditions, (w + 1) * n_conditions)
         out["points"][w] = r["points"]
         out["params"][w] = spec.params()
@@ -111,12 +172,11 @@ def generate(n_wings, n_conditions, seed=0, n_span=32, n_chord=64, cache=None, p
         out["mach"][sl], out["alpha"][sl] = mach, alpha
         out["cp"][sl] = r["cp"]
         out["cl_vlm"][sl], out["cl_cp"][sl] = r["cl_vlm"], r["cl_cp"]
-        out["clipped"][sl] = r["clipped"].sum(-1) + r["vacuum_limited"].sum(-1)
-        bar.update(1, samples=(w + 1) * n_conditions)
-    bar.close()
+        out["clipped"][sl] = r["clipped"]
     if cache is not None:
         save(cache, out)
-    return out
+        shutil.rmtree(parts, ignore_errors=True)
+    return (out, summary) if return_summary else out
 
 
 def save(path, data):

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import torch
 
+from gshell import _distributed
 from gshell.wing.cp_model import CpNet, geometric_features, normalised_coordinates
 
 __all__ = ["split_by_wing", "train_cp_model", "evaluate", "compare", "plot_cp", "check_dataset"]
@@ -144,7 +145,7 @@ def _stats(prep, train, use_features):
 def train_cp_model(data, use_features, seed=0, epochs=40, train_idx=None, val_idx=None,
                    val_fraction=0.15, batch_size=8, points_per_sample=256, lr=2e-3,
                    weight_decay=1e-4, width=64, heads=4, radius_span=1, radius_chord=2,
-                   val_every=None, max_val_samples=48, progress=False):
+                   val_every=None, max_val_samples=48, progress=False, device=None):
     """Trains a :class:`CpNet` with or without the geometric features.
 
     Each step draws ``batch_size`` training samples and ``points_per_sample`` random grid points of
@@ -155,26 +156,42 @@ def train_cp_model(data, use_features, seed=0, epochs=40, train_idx=None, val_id
     samples, a fixed random subset) is measured and the best such epoch's weights are returned
     (this is how the number of epochs is chosen: on validation wings, never on the test set).
 
+    Data-parallel under ``torchrun`` (``WORLD_SIZE`` > 1, or a process group the caller
+    initialised): every rank draws the same global batch of ``batch_size`` samples and points
+    (same seed, same generator calls) and computes the loss and gradient of its contiguous shard
+    (:func:`gshell._distributed.shard`: uneven when ``batch_size`` is not a multiple of the world
+    size, possibly empty); the gradients are summed over the ranks, so the weights are those of one
+    process with the same ``batch_size`` and seed, to float rounding. The normalisation
+    statistics are computed from the whole training set on every rank and then broadcast with the
+    initial weights from rank 0; validation is sharded and its squared errors summed, so every
+    rank picks the same best epoch. Only rank 0 prints. The process group backend is ``gloo`` on
+    CPU and ``nccl`` on CUDA. In one process torch.distributed is not used.
+
     Args:
         data: dataset dict (see the module docstring).
         use_features: bool, include the 14 geometric features.
         seed: int; the initialisation and the sampling follow ``torch.manual_seed(seed)``: same
-            seed, same model (on CPU).
+            seed, same model (on CPU), for any number of ranks.
         epochs: int >= 1.
         train_idx: optional (S',) int sample indices to train on (default: all samples).
         val_idx: optional sample indices for validation; by default ``val_fraction`` of the
             training wings (split with ``seed``) are held out for it; ``val_fraction=0`` and no
             ``val_idx``: no validation, the last epoch's weights are returned.
-        batch_size, points_per_sample, lr, weight_decay: optimisation settings.
+        batch_size: int >= 1, the global batch (over all ranks) in samples.
+        points_per_sample, lr, weight_decay: optimisation settings.
         width, heads, radius_span, radius_chord: :class:`CpNet` settings.
         val_every: int, epochs between validations (default: about 10 validations per run).
         max_val_samples: int, cap on the validation samples evaluated.
-        progress: bool, print one line per epoch.
+        progress: bool, print one line per epoch (rank 0 only).
+        device: training device (default CPU); ``"cuda"`` under torchrun means
+            ``cuda:LOCAL_RANK``. Sampling stays on the CPU generator, so the draws do not depend
+            on the device.
 
     Returns:
-        (model, history): the trained CpNet (eval mode) and a dict with ``train_loss`` per epoch
-        (standardised MSE), ``val_mse`` (Cp MSE) at ``val_epochs``, ``best_epoch`` (1-based),
-        ``train_idx``, ``val_idx`` (lists) and ``time_s``.
+        (model, history): the trained CpNet (eval mode, on ``device``) and a dict with
+        ``train_loss`` per epoch (standardised MSE of the global batches), ``val_mse`` (Cp MSE) at
+        ``val_epochs``, ``best_epoch`` (1-based), ``train_idx``, ``val_idx`` (lists),
+        ``world_size`` and ``time_s``.
     """
     if not isinstance(use_features, bool):
         raise TypeError("Expected use_features to be a bool but got %r" % (use_features,))
@@ -198,6 +215,9 @@ def train_cp_model(data, use_features, seed=0, epochs=40, train_idx=None, val_id
     nu, nv = prep.shape
     n_points = nu * nv
     p = min(points_per_sample, n_points)
+    world = _distributed.setup(device)
+    dev = _distributed.device_of(device, world)
+    main = world.rank == 0
 
     t0 = time.perf_counter()
     torch.manual_seed(seed)
@@ -205,7 +225,11 @@ def train_cp_model(data, use_features, seed=0, epochs=40, train_idx=None, val_id
     model = CpNet(use_features, width=width, heads=heads, radius_span=radius_span,
                   radius_chord=radius_chord)
     model.set_normalisation(*_stats(prep, train, use_features))
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    model.to(dev)
+    # the ranks built the same model from the same seed and data; rank 0's copy is the one kept
+    _distributed.broadcast_module_(model, world)
+    params = list(model.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(train) / batch_size)
     total = epochs * steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -218,25 +242,38 @@ def train_cp_model(data, use_features, seed=0, epochs=40, train_idx=None, val_id
         order = train[torch.randperm(len(train), generator=gen)]
         tot = 0.0
         for batch in torch.split(order, batch_size):
+            # every rank draws the whole global batch's points (same generator calls) ...
             q = torch.argsort(torch.rand(len(batch), n_points, generator=gen), dim=1)[:, :p]
-            x = prep.inputs(batch, use_features)
-            y = torch.gather(prep.cp[batch].reshape(len(batch), -1), 1, q)
-            pred = model(x, q)
-            loss = torch.mean(((pred - y) / tstd) ** 2)
+            # ... and computes its shard's share of the global mean loss
+            rows = _distributed.shard(len(batch), world)
+            mine, q = batch[rows], q[rows]
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = torch.zeros((), device=dev)
+            if len(mine):
+                x = prep.inputs(mine, use_features).to(dev)
+                y = torch.gather(prep.cp[mine].reshape(len(mine), -1), 1, q).to(dev)
+                pred = model(x, q.to(dev))
+                loss = torch.sum(((pred - y) / tstd) ** 2) / (len(batch) * p)
+                loss.backward()
+            # Gradients are summed by hand rather than by DistributedDataParallel: DDP averages
+            # over ranks (wrong weights for uneven shards) and needs every rank to run a forward
+            # and backward (a rank with an empty shard would have to fake one); the model is
+            # small (~45k parameters at width 64), so one all-reduce of one flat buffer per
+            # step, carrying the loss too, costs less than DDP's buckets and its overlap with
+            # the backward would gain nothing; and the model stays a plain CpNet.
+            loss = _distributed.all_reduce_grads_(params, world, loss.detach().reshape(1))
             opt.step()
             sched.step()
-            tot += float(loss.detach()) * len(batch)
+            tot += float(loss.sum()) * len(batch)
         hist["train_loss"].append(tot / len(train))
         if val is not None and ((epoch + 1) % val_every == 0 or epoch + 1 == epochs):
-            v = evaluate(model, prep, val)["mse"]
+            v = _val_mse(model, prep, val, world, dev)
             hist["val_mse"].append(v)
             hist["val_epochs"].append(epoch + 1)
             if v < best:
                 best, best_state = v, copy.deepcopy(model.state_dict())
                 hist["best_epoch"] = epoch + 1
-        if progress:
+        if progress and main:
             print("epoch %d/%d  train %.4g%s" % (
                 epoch + 1, epochs, hist["train_loss"][-1],
                 "  val MSE %.4g" % v if val is not None and hist["val_epochs"][-1:] == [epoch + 1]
@@ -246,17 +283,35 @@ def train_cp_model(data, use_features, seed=0, epochs=40, train_idx=None, val_id
     model.eval()
     hist["train_idx"] = train.tolist()
     hist["val_idx"] = [] if val is None else val.tolist()
+    hist["world_size"] = world.size
     hist["time_s"] = time.perf_counter() - t0
     return model, hist
 
 
 @torch.no_grad()
+def _val_mse(model, prep, val, world, dev):
+    """Cp MSE (float) over the full grids of the validation samples ``val`` (int64 (V,)), each
+    rank predicting a shard and the squared errors summed over the ranks (float64)."""
+    mine = val[_distributed.shard(len(val), world)]
+    acc = torch.zeros(2, dtype=torch.float64, device=dev)
+    if len(mine):
+        err = predict(model, prep, mine).double() - prep.cp[mine].double()
+        acc[0] = (err ** 2).sum()
+        acc[1] = err.numel()
+    _distributed.all_reduce_sum_(acc, world)
+    return float(acc[0] / acc[1])
+
+
+@torch.no_grad()
 def predict(model, data, idx, batch_size=4):
-    """Cp predicted on the full grids of samples idx: (len(idx), n_span, n_chord) float32 tensor."""
+    """Cp predicted on the full grids of samples idx: (len(idx), n_span, n_chord) float32 CPU
+    tensor (the inputs go to the model's device)."""
     prep = _prepare(data)
     idx = _as_index("idx", idx, len(prep.wing))
     model.eval()
-    return torch.cat([model(prep.inputs(b, model.use_features)) for b in torch.split(idx, batch_size)])
+    dev = model.target_std.device
+    return torch.cat([model(prep.inputs(b, model.use_features).to(dev)).cpu()
+                      for b in torch.split(idx, batch_size)])
 
 
 def evaluate(model, data, idx):
@@ -297,7 +352,7 @@ def _run_seed(prep, train, test, seed, epochs, train_kwargs, progress):
         row["val_mse_" + tag] = hist["val_mse"]
         row["val_epochs"] = hist["val_epochs"]
         pair.append(model)
-        if progress:
+        if progress and _distributed.is_main():
             print("seed %d %s features: test MSE %.5g (best epoch %d, %.0f s)" % (
                 seed, tag, ev["mse"], hist["best_epoch"], hist["time_s"]), flush=True)
     row["reduction"] = 1.0 - row["mse_with"] / row["mse_without"]
@@ -307,7 +362,7 @@ def _run_seed(prep, train, test, seed, epochs, train_kwargs, progress):
 def _run_seed_worker(data, train, test, seed, epochs, train_kwargs, progress):
     torch.set_num_threads(1)
     row, pair = _run_seed(_Prepared(data), train, test, seed, epochs, train_kwargs, progress)
-    return row, tuple(m.state_dict() for m in pair)
+    return row, tuple({k: v.cpu() for k, v in m.state_dict().items()} for m in pair)
 
 
 def compare(data, seeds=(0, 1, 2), test_fraction=0.2, split_seed=0, epochs=40, jobs=1,
@@ -323,7 +378,9 @@ def compare(data, seeds=(0, 1, 2), test_fraction=0.2, split_seed=0, epochs=40, j
         data: dataset dict. seeds: iterable of ints. test_fraction: fraction of wings held out.
         split_seed: int seed of the test split. epochs, train_kwargs: see :func:`train_cp_model`.
         jobs: int, seeds run in this many processes at once (one thread each); same results.
-        progress: bool, print a line per run.
+            Must be 1 under torchrun, where each run is data-parallel over the ranks instead
+            (every rank then runs every seed; the results are the same on every rank).
+        progress: bool, print a line per run (rank 0 only).
 
     Returns:
         dict: ``runs`` (one dict per seed: seed, mse_without, mse_with, reduction (1 - with/without),
@@ -338,6 +395,11 @@ def compare(data, seeds=(0, 1, 2), test_fraction=0.2, split_seed=0, epochs=40, j
         raise ValueError("Expected at least one seed but got none")
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError("Expected jobs to be an int >= 1 but got %r" % (jobs,))
+    if jobs > 1 and len(seeds) > 1:
+        world = _distributed.setup(train_kwargs.get("device"))
+        if world.size > 1:
+            raise ValueError("Expected jobs=1 under torchrun (the %d ranks already share every "
+                             "batch) but got jobs=%d" % (world.size, jobs))
     prep = _prepare(data)
     train, test = split_by_wing({"wing": prep.wing.numpy()}, test_fraction, split_seed)
     runs, models = [], {}

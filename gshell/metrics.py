@@ -6,6 +6,12 @@ closest point on the other surface (point-to-triangle, not point-to-sample), so 
 depend on how densely the reference is sampled. Computation is in float64 NumPy with SciPy's
 k-d tree; inputs may be torch tensors on any device or NumPy arrays.
 
+Generation metrics (:func:`point_cloud_chamfer`, :func:`chamfer_matrix`, :func:`mmd`,
+:func:`coverage`, :func:`one_nna`, :func:`generation_metrics`) compare a set of generated shapes
+with a set of reference shapes through the Chamfer distances between point clouds sampled on
+them, as the generation literature does (Achlioptas et al. 2018, "Learning Representations and
+Generative Models for 3D Point Clouds"; Yang et al. 2019, "PointFlow").
+
 Image metrics (:func:`psnr`, :func:`ssim`) compare rendered and target images as torch tensors, on
 their device, differentiably.
 """
@@ -19,7 +25,8 @@ _MAX_SAMPLES = 10 ** 8
 
 __all__ = ["sample_surface", "point_mesh_distance", "chamfer_distance", "f_score",
            "normal_consistency", "compare_meshes", "is_watertight", "boundary_loops",
-           "edge_manifold", "psnr", "ssim"]
+           "edge_manifold", "psnr", "ssim", "point_cloud_chamfer", "chamfer_matrix", "mmd",
+           "coverage", "one_nna", "generation_metrics"]
 
 
 def _mesh(name, verts, faces):
@@ -270,6 +277,159 @@ def boundary_loops(faces):
         faces: (F, 3) integer tensor or array.
     """
     return topology.boundary_loops(faces)
+
+
+# ------------------------------------------------------------------------ generation metrics
+def _cloud(name, x):
+    """(N, 3) float64 NumPy array of a non-empty, finite point cloud."""
+    a = x.detach().cpu().double().numpy() if hasattr(x, "detach") else np.asarray(x, np.float64)
+    if a.ndim != 2 or a.shape[1] != 3 or a.shape[0] == 0:
+        raise ValueError("Expected %s of shape (N, 3) with N >= 1 but got shape %s"
+                         % (name, tuple(a.shape)))
+    if not np.isfinite(a).all():
+        raise ValueError("Expected %s to be finite but it has NaN or Inf" % name)
+    return a
+
+
+def point_cloud_chamfer(x, y):
+    """The Chamfer distance of two point clouds, with squared distances (the convention of
+    PointFlow and of MeshDiffusion's evaluation):
+    ``mean_x min_y |x - y|^2 + mean_y min_x |x - y|^2``.
+
+    Args:
+        x: (N, 3) float tensor or array. y: (M, 3) float tensor or array.
+    Returns:
+        float (0 for equal clouds, symmetric).
+    """
+    from scipy.spatial import cKDTree
+
+    a, b = _cloud("x", x), _cloud("y", y)
+    dab = cKDTree(b).query(a)[0]
+    dba = cKDTree(a).query(b)[0]
+    return float(np.mean(dab ** 2) + np.mean(dba ** 2))
+
+
+def chamfer_matrix(clouds_a, clouds_b=None):
+    """Pairwise :func:`point_cloud_chamfer` between two lists of point clouds.
+
+    Args:
+        clouds_a: list of A (N_i, 3) clouds. clouds_b: list of B clouds, or None for
+            ``clouds_a`` itself (then the matrix is symmetric with a zero diagonal and each pair
+            is computed once).
+    Returns:
+        (A, B) float64 array.
+    """
+    from scipy.spatial import cKDTree
+
+    if not isinstance(clouds_a, (list, tuple)) or not clouds_a:
+        raise ValueError("Expected clouds_a to be a non-empty list of (N, 3) point clouds")
+    same = clouds_b is None
+    if not same and (not isinstance(clouds_b, (list, tuple)) or not clouds_b):
+        raise ValueError("Expected clouds_b to be None or a non-empty list of (N, 3) point clouds")
+    A = [_cloud("clouds_a[%d]" % i, c) for i, c in enumerate(clouds_a)]
+    B = A if same else [_cloud("clouds_b[%d]" % i, c) for i, c in enumerate(clouds_b)]
+    ta = [cKDTree(c) for c in A]
+    tb = ta if same else [cKDTree(c) for c in B]
+    out = np.zeros((len(A), len(B)))
+    for i, a in enumerate(A):
+        for j, b in enumerate(B):
+            if same and j <= i:
+                continue
+            d = np.mean(tb[j].query(a)[0] ** 2) + np.mean(ta[i].query(b)[0] ** 2)
+            out[i, j] = d
+            if same:
+                out[j, i] = d
+    return out
+
+
+def _distance_matrix(name, d, rows=None, cols=None):
+    d = np.asarray(d, np.float64)
+    if d.ndim != 2 or d.shape[0] == 0 or d.shape[1] == 0:
+        raise ValueError("Expected %s to be a non-empty 2-D distance matrix but got shape %s"
+                         % (name, d.shape))
+    if (rows is not None and d.shape[0] != rows) or (cols is not None and d.shape[1] != cols):
+        raise ValueError("Expected %s of shape (%s, %s) but got %s" % (name, rows, cols, d.shape))
+    if not np.isfinite(d).all() or (d < 0).any():
+        raise ValueError("Expected %s to hold finite distances >= 0" % name)
+    return d
+
+
+def mmd(d_gen_ref):
+    """Minimum matching distance: for each reference shape the distance to its closest generated
+    shape, averaged over the references (lower is better: the references are matched well).
+
+    Args:
+        d_gen_ref: (G, R) distances between generated (rows) and reference (columns) shapes.
+    Returns:
+        float.
+    """
+    d = _distance_matrix("d_gen_ref", d_gen_ref)
+    return float(d.min(0).mean())
+
+
+def coverage(d_gen_ref):
+    """Coverage: the fraction of reference shapes that are the nearest reference of at least one
+    generated shape (higher is better: the samples spread over the references).
+
+    Args:
+        d_gen_ref: (G, R) distances between generated (rows) and reference (columns) shapes.
+    Returns:
+        float in [0, 1].
+    """
+    d = _distance_matrix("d_gen_ref", d_gen_ref)
+    return float(len(np.unique(d.argmin(1))) / d.shape[1])
+
+
+def one_nna(d_gen_gen, d_ref_ref, d_gen_ref):
+    """1-nearest-neighbour accuracy: the leave-one-out accuracy of the 1-NN classifier that tells
+    generated from reference shapes in their union. 0.5 is ideal (the two sets are
+    indistinguishable); 1 means every shape's nearest neighbour is from its own set. A shape as
+    close to the other set as to its own counts as misclassified (so two identical sets give 0).
+
+    Args:
+        d_gen_gen: (G, G), d_ref_ref: (R, R), d_gen_ref: (G, R) distances.
+    Returns:
+        float in [0, 1].
+    """
+    gg, rr = _distance_matrix("d_gen_gen", d_gen_gen), _distance_matrix("d_ref_ref", d_ref_ref)
+    G, R = gg.shape[0], rr.shape[0]
+    gg, rr = _distance_matrix("d_gen_gen", gg, G, G), _distance_matrix("d_ref_ref", rr, R, R)
+    gr = _distance_matrix("d_gen_ref", d_gen_ref, G, R)
+    if G + R < 3:
+        raise ValueError("Expected at least 3 shapes in all for 1-NNA but got %d" % (G + R))
+    full = np.block([[gg, gr], [gr.T, rr]])
+    np.fill_diagonal(full, np.inf)
+    label = np.r_[np.zeros(G, bool), np.ones(R, bool)]
+    correct = 0
+    for i in range(G + R):
+        same = full[i][label == label[i]].min()
+        other = full[i][label != label[i]].min() if (label != label[i]).any() else np.inf
+        correct += bool(same < other)
+    return float(correct / (G + R))
+
+
+def generation_metrics(generated, reference, n_points=2048, seed=0):
+    """MMD, COV and 1-NNA (Chamfer) between generated and reference meshes.
+
+    Each mesh is sampled with :func:`sample_surface` (``n_points`` points, seeded by
+    ``seed`` and its index), the clouds are compared with :func:`point_cloud_chamfer`.
+
+    Args:
+        generated: list of (verts (V, 3), faces (F, 3)) meshes. reference: the same.
+        n_points: int >= 1, points per mesh. seed: int.
+    Returns:
+        dict: ``mmd``, ``cov``, ``1nna`` (floats), ``n_generated``, ``n_reference``, ``n_points``.
+    """
+    n_points = _checks.integer("n_points", n_points, lo=1, hi=_MAX_SAMPLES)
+    for name, meshes in (("generated", generated), ("reference", reference)):
+        if not isinstance(meshes, (list, tuple)) or not meshes:
+            raise ValueError("Expected %s to be a non-empty list of (verts, faces) meshes" % name)
+    gen = [sample_surface(v, f, n_points, seed=[seed, 0, i])[0] for i, (v, f) in enumerate(generated)]
+    ref = [sample_surface(v, f, n_points, seed=[seed, 1, i])[0] for i, (v, f) in enumerate(reference)]
+    d_gr = chamfer_matrix(gen, ref)
+    return {"mmd": mmd(d_gr), "cov": coverage(d_gr),
+            "1nna": one_nna(chamfer_matrix(gen), chamfer_matrix(ref), d_gr),
+            "n_generated": len(gen), "n_reference": len(ref), "n_points": n_points}
 
 
 # ----------------------------------------------------------------------------- image metrics

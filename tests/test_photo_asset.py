@@ -10,7 +10,8 @@ pixels, see below), and the bounding box of the alpha mask matches that of the p
 vertices within 2 px. A second test spoils the projection (3 px shifts, rows counted from the
 bottom) and checks that these checks then fail.
 
-Extra dataset folders (for example the closed benchmark's) can be checked too by listing them in
+Both shipped datasets (the skirt of the demo and the closed shape of the benchmark) are checked;
+extra dataset folders can be checked too by listing them in
 GSHELL_PHOTO_DATASETS (separated by os.pathsep).
 """
 import json
@@ -22,7 +23,7 @@ import pytest
 PIL_Image = pytest.importorskip("PIL.Image")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DATASETS = [os.path.join(ROOT, "assets", "photo_skirt")] + [
+DATASETS = [os.path.join(ROOT, "assets", name) for name in ("photo_skirt", "photo_closed")] + [
     p for p in os.environ.get("GSHELL_PHOTO_DATASETS", "").split(os.pathsep) if p]
 
 

@@ -213,12 +213,7 @@ def _check_names(names, n, out_dir):
                 os.sep in name) or (os.altsep and os.altsep in name):
             raise ValueError("Expected names[%d] to be a file name (no folder) but got %r" % (k, name))
     if len(set(names)) != n:
-        seen, dup = set(), None
-        for name in names:
-            if name in seen:
-                dup = name
-                break
-            seen.add(name)
+        dup = next(name for k, name in enumerate(names) if name in names[:k])
         raise ValueError("Expected names to be unique but %r is repeated" % dup)
     return names
 
@@ -268,22 +263,24 @@ def require_ray():
     return ray
 
 
-def progress_bar(total, desc, enabled=True, initial=0):
+def progress_bar(total, desc, enabled=True, initial=0, unit="item", terminal_only=False):
     """The tqdm bar of gshell's long loops: on stderr, redrawn at most 5 times a second on a
     terminal; elsewhere (a log, a pipe) drawn at the start, every 30 s and at the end.
 
     Args:
         total: int, number of steps. desc: str, the label. enabled: bool, False for none
-        (``--quiet``). initial: int, steps already done.
+        (``--quiet``). initial: int, steps already done. unit: str, what a step is.
+        terminal_only: draw nothing when stderr is not a terminal (a loop whose own log says
+        enough, as :func:`gshell.recon.reconstruct`).
     Returns:
         tqdm.tqdm (disabled when ``enabled`` is False).
     """
     from tqdm import tqdm
 
     tty = hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-    return tqdm(total=total, initial=initial, desc=desc, unit="item", file=sys.stderr,
-                disable=not enabled, dynamic_ncols=True, mininterval=0.2 if tty else 30.0,
-                leave=True)
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr,
+                disable=not enabled or (terminal_only and not tty), dynamic_ncols=True,
+                mininterval=0.2 if tty else 30.0, leave=True)
 
 
 def _describe_error(exc, tb):

@@ -238,57 +238,22 @@ def _info_line(path, cwd=None):
 
 
 def _convert_item(path, merge=None, center=False, scale=None, cwd=None):
-    """One mesh of ``batch convert``: loaded with its attributes, merged, centred and scaled as
+    """One mesh of ``batch convert``: loaded with its attributes and transformed as
     ``gshell convert`` does. Returns (verts, faces, attrs) NumPy arrays."""
-    import numpy as np
-
     from gshell import io as gio
-    from gshell.cli.convert import _merge
+    from gshell.cli.convert import transform
 
     verts, faces, attrs = gio._load_arrays(os.path.join(cwd, path) if cwd else path, attributes=True)
-    if merge is not None:
-        verts, faces, attrs = _merge(verts, faces, attrs, merge)
-    if center:
-        verts = verts - (verts.min(0) + verts.max(0)) / 2
-    if scale is not None:
-        verts = (verts * np.float32(scale)).astype(np.float32)
-    return verts, faces, attrs
+    return transform(verts, faces, attrs, merge, center, scale)
 
 
 def _extract_item(path, method="mc", iso=0.0, res=None, cwd=None):
     """One grid of ``batch extract``: the mesh of ``gshell extract PATH OUT --method ...``.
     Returns (verts (V, 3) float32, faces (F, 3) int64) NumPy arrays."""
-    import torch
+    from gshell.cli.extract import extract_mesh
 
-    import gshell
-    from gshell.cli.extract import _load_field, _sample_grid
-
-    sdf, msdf, bounds = _load_field(os.path.join(cwd, path) if cwd else path)
-    if method == "gshell" and msdf is None:
-        raise ValueError("Expected an npz with arrays 'sdf' and 'msdf' for --method gshell but %r has "
-                         "no 'msdf'" % path)
-    with torch.no_grad():
-        if method == "mc":
-            verts, faces = gshell.marching_cubes(torch.from_numpy(sdf.astype("float32")), iso,
-                                                 bounds=(tuple(bounds[0]), tuple(bounds[1])))
-        else:
-            lo = torch.tensor(bounds[0], dtype=torch.float32)
-            hi = torch.tensor(bounds[1], dtype=torch.float32)
-            tg = gshell.TetGrid.regular(res if res is not None else min(max(sdf.shape) - 1, 256))
-            p = tg.vertices
-            s = _sample_grid(sdf, p) - iso
-            if method == "mt":
-                vl, fl = gshell.marching_tetrahedra(p[None], tg.tets, s[None])
-                verts, faces = vl[0], fl[0]
-            else:
-                out = gshell.gshell_extract(p, s, _sample_grid(msdf, p), tg)
-                verts, faces = out.verts, out.faces
-            verts = lo + (verts + 0.5) * (hi - lo)
-    if faces.shape[0] == 0:
-        raise ValueError("Expected a surface in %r but the extracted mesh is empty (no sign change of the "
-                         "SDF at iso %g%s)" % (path, iso, "" if method != "gshell" else
-                                               ", or msdf <= 0 everywhere on it"))
-    return verts.detach().float().numpy(), faces.detach().numpy()
+    verts, faces = extract_mesh(os.path.join(cwd, path) if cwd else path, method, iso, res)
+    return verts.numpy(), faces.numpy()
 
 
 class _MeshWriter:

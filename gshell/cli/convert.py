@@ -33,9 +33,22 @@ def register(sub, common):
     p.set_defaults(func=run)
 
 
-def run(args):
+def transform(verts, faces, attrs, merge=None, center=False, scale=None):
+    """What ``gshell convert`` does to a mesh between reading and writing: merge vertices closer
+    than ``merge`` (None: no merge), move the bounding-box centre to the origin, multiply the
+    positions by ``scale`` (None: no scale). NumPy arrays in and out, attributes carried along."""
     import numpy as np
 
+    if merge is not None:
+        verts, faces, attrs = _merge(verts, faces, attrs, merge)
+    if center:
+        verts = verts - (verts.min(0) + verts.max(0)) / 2
+    if scale is not None:
+        verts = (verts * np.float32(scale)).astype(np.float32)
+    return verts, faces, attrs
+
+
+def run(args):
     from gshell import io as gio
     from gshell.io.attributes import describe, kept
 
@@ -47,12 +60,7 @@ def run(args):
     for side in gio.side_files(args.output, attributes=attrs):
         check_output("convert", side, [args.input], args.force)
     nv0 = verts.shape[0]
-    if args.merge_vertices is not None:
-        verts, faces, attrs = _merge(verts, faces, attrs, args.merge_vertices)
-    if args.center:
-        verts = verts - (verts.min(0) + verts.max(0)) / 2
-    if args.scale is not None:
-        verts = (verts * np.float32(args.scale)).astype(np.float32)
+    verts, faces, attrs = transform(verts, faces, attrs, args.merge_vertices, args.center, args.scale)
     with saving_warnings("convert"):
         gio.save_mesh(args.output, verts, faces, binary=not args.ascii, attributes=attrs)
     extra = " (merged %d vertices)" % (nv0 - verts.shape[0]) if args.merge_vertices is not None else ""

@@ -82,43 +82,58 @@ def _sample_grid(field, points):
     return F.grid_sample(vol, g, mode="bilinear", align_corners=True).reshape(-1)
 
 
-def run(args):
+def extract_mesh(path, method="mc", iso=0.0, res=None):
+    """The mesh of an SDF grid file, as ``gshell extract PATH OUT --method ...`` makes it.
+
+    Args:
+        path: .npy or .npz grid (see :func:`_load_field`). method: "mc", "mt" or "gshell".
+        iso: float, the level. res: None or int, the tet grid's resolution (mt, gshell; None:
+            the grid's own, at most 256).
+    Returns:
+        verts (V, 3) float32 and faces (F, 3) int64 tensors, in the grid's bounds.
+    Raises:
+        ValueError: an unreadable grid, --method gshell without msdf, an empty surface.
+    """
     import torch
 
     import gshell
+
+    sdf, msdf, bounds = _load_field(path)
+    if method == "gshell" and msdf is None:
+        raise ValueError("Expected an npz with arrays 'sdf' and 'msdf' for --method gshell but %r has "
+                         "no 'msdf'" % path)
+    with torch.no_grad():
+        if method == "mc":
+            verts, faces = gshell.marching_cubes(torch.from_numpy(sdf.astype("float32")), iso,
+                                                 bounds=(tuple(bounds[0]), tuple(bounds[1])))
+        else:
+            lo = torch.tensor(bounds[0], dtype=torch.float32)
+            hi = torch.tensor(bounds[1], dtype=torch.float32)
+            tg = gshell.TetGrid.regular(res if res is not None else min(max(sdf.shape) - 1, 256))
+            p = tg.vertices
+            s = _sample_grid(sdf, p) - iso
+            if method == "mt":
+                vl, fl = gshell.marching_tetrahedra(p[None], tg.tets, s[None])
+                verts, faces = vl[0], fl[0]
+            else:
+                out = gshell.gshell_extract(p, s, _sample_grid(msdf, p), tg)
+                verts, faces = out.verts, out.faces
+            verts = lo + (verts + 0.5) * (hi - lo)
+    if faces.shape[0] == 0:
+        raise ValueError("Expected a surface in %r but the extracted mesh is empty (no sign change of the "
+                         "SDF at iso %g%s)" % (path, iso, "" if method != "gshell" else
+                                               ", or msdf <= 0 everywhere on it"))
+    return verts.detach().float(), faces.detach()
+
+
+def run(args):
     from gshell import io as gio
 
     mesh_format("extract", args.output)
     check_output("extract", args.output, [args.input], args.force)
-    sdf, msdf, bounds = _load_field(args.input)
-    lo, hi = torch.tensor(bounds[0], dtype=torch.float32), torch.tensor(bounds[1], dtype=torch.float32)
-    if args.method == "gshell" and msdf is None:
-        raise CLIError("gshell extract: error: --method gshell needs an npz with arrays 'sdf' and 'msdf'")
-    if args.method == "mc":
-        if args.res is not None:
-            raise CLIError("gshell extract: error: --res applies to --method mt and gshell (mc uses the grid itself)")
-        grid = torch.from_numpy(sdf.astype("float32"))
-        with torch.no_grad():
-            verts, faces = gshell.marching_cubes(grid, args.iso, bounds=(tuple(bounds[0]), tuple(bounds[1])))
-    else:
-        res = args.res if args.res is not None else min(max(sdf.shape) - 1, 256)
-        tg = gshell.TetGrid.regular(res)
-        p = tg.vertices
-        with torch.no_grad():
-            s = _sample_grid(sdf, p) - args.iso
-            if args.method == "mt":
-                vl, fl = gshell.marching_tetrahedra(p[None], tg.tets, s[None])
-                verts, faces = vl[0], fl[0]
-            else:
-                m = _sample_grid(msdf, p)
-                out = gshell.gshell_extract(p, s, m, tg)
-                verts, faces = out.verts, out.faces
-        verts = lo + (verts + 0.5) * (hi - lo)
-    verts, faces = verts.detach().float(), faces.detach()
-    if faces.shape[0] == 0:
-        raise ValueError("Expected a surface in %r but the extracted mesh is empty (no sign change of the SDF "
-                         "at iso %g%s)" % (args.input, args.iso, "" if args.method != "gshell" else
-                                          ", or msdf <= 0 everywhere on it"))
+    if args.method == "mc" and args.res is not None:
+        raise CLIError("gshell extract: error: --res applies to --method mt and gshell (mc uses the grid itself)")
+    verts, faces = extract_mesh(args.input, args.method, args.iso, args.res)
     gio.save_mesh(args.output, verts, faces)
     log(args, "wrote %s: %d vertices, %d faces (%s)" % (args.output, verts.shape[0], faces.shape[0], args.method))
     return 0

@@ -838,15 +838,11 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
 
 
 def _progress_bar(total, quiet):
-    """The progress bar of :func:`reconstruct`: a tqdm bar of ``total`` steps on stderr, redrawn
-    at most 5 times a second, off when ``quiet`` or when stderr is not a terminal (so logs and
-    captured output stay clean)."""
-    import sys
+    """The progress bar of :func:`reconstruct`: a tqdm bar of ``total`` steps on stderr, off
+    when ``quiet`` or when stderr is not a terminal (so logs and captured output stay clean)."""
+    from gshell.parallel import progress_bar
 
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="reconstruct", unit="step", file=sys.stderr, mininterval=0.2,
-                dynamic_ncols=True, disable=True if quiet else None)
+    return progress_bar(total, "reconstruct", enabled=not quiet, unit="step", terminal_only=True)
 
 
 def _postfix(res, terms):

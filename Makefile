@@ -26,7 +26,7 @@ VENV_FLAGS ?= --system-site-packages
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --no-input
 TORCH_SPEC ?= torch==2.13.0
-DEPS ?= numpy pytest hypothesis scipy scikit-image pillow ninja 'setuptools>=64' wheel trimesh charset-normalizer meshio pymeshlab triangle scikit-fem aerosandbox neuralfoil matplotlib xatlas pycolmap muscat pyplaid pycgns pyyaml tqdm ray
+DEPS ?= numpy pytest hypothesis scipy scikit-image pillow ninja 'setuptools>=64' wheel trimesh charset-normalizer meshio pymeshlab triangle scikit-fem aerosandbox neuralfoil matplotlib xatlas pycolmap muscat pyplaid pycgns pyyaml tqdm ray diffusers
 APT_PACKAGES ?= libusb-1.0-0
 
 VENV_STAMP := $(VENV)/.gshell-venv

@@ -1,7 +1,7 @@
 """The ``gshell`` command line: ``main(argv=None)`` and the parser's assembly.
 
 Each command lives in its own module of this package (``info``, ``convert``, ``extract``,
-``batch``, ``tetgrid``, ``render``, ``demo``, ``reconstruct``, ``mmgp``, ``wing``) with a
+``batch``, ``tetgrid``, ``render``, ``demo``, ``reconstruct``, ``mmgp``, ``wing``, ``gen``) with a
 ``register(sub, common)`` that adds its subparser and sets its handler; what they share (the error
 type, exit codes, argument types, input and output checks) is in :mod:`gshell.cli._helpers`. Only
 the standard library is imported until a handler runs, so ``gshell --help`` starts fast; torch
@@ -18,7 +18,7 @@ __all__ = ["main", "build_parser", "CLIError"]
 
 # the command modules, in the order of ``gshell --help``
 COMMANDS = ("info", "convert", "extract", "batch", "tetgrid", "render", "demo", "reconstruct", "mmgp",
-            "wing")
+            "wing", "gen")
 
 EPILOG = """examples:
   gshell info                          versions and how gshell._C was built
@@ -37,6 +37,7 @@ EPILOG = """examples:
   gshell wing dataset wings.npz --wings 300   random wings x flight conditions with surface Cp
   gshell mmgp generate out/tensile2d --n 350 --workers 8   MMGP plates, on a local Ray with 8 CPUs
   gshell wing train wings.npz          Cp model with and without Riemannian features, held-out wings
+  gshell gen sample --n 16 out/samples 16 open meshes (and a gallery) from the shipped diffusion model
   gshell <command> --help              help for one command
 
 global options (before or after the command): --quiet (no progress or report),

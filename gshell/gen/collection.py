@@ -480,3 +480,57 @@ def load_folder_report(path, box=0.9):
         raise ValueError("Expected at least one readable mesh in folder %r but got none; skipped: %s" % (
             p, "; ".join("%s (%s)" % s for s in skipped)))
     return meshes, skipped
+
+
+def _garment_item(item):
+    kind, seed, res = item
+    v, f, info = make_garment(kind, seed, res)
+    return v, f, info
+
+
+def _write_garment(path, result):
+    import json
+
+    from gshell import io as gio
+    from gshell._atomic import make_folder, write_bytes
+
+    v, f, info = result
+    folder, name = os.path.split(path)
+    params = os.path.join(os.path.dirname(folder), "params")
+    make_folder(params)
+    write_bytes(os.path.join(params, name[:-4] + ".json"), [json.dumps(info, indent=1).encode()])
+    gio.save_mesh(path, v, f)  # last: its existence marks the shape done
+
+
+def write_collection(out, n, seed=0, kinds=None, res=64, workers=0, address=None, progress=True):
+    """Writes the first ``n`` garments of :func:`iter_garments` as meshes, split by :func:`is_test`:
+    ``out/train/IIII_KIND.ply`` and ``out/test/IIII_KIND.ply`` (the drawn parameters in
+    ``out/params/IIII_KIND.json``, so the two mesh folders hold only meshes), on
+    :func:`gshell.parallel.map_items` (a rerun skips the shapes written; the files are the same
+    for any ``workers``).
+
+    Args:
+        out: output folder (created). n, seed, kinds, res: see :func:`iter_garments`.
+        workers, address: see :func:`gshell.parallel.map_items`.
+    Returns:
+        dict ``{"train": Summary, "test": Summary}``.
+    """
+    from gshell._atomic import make_folder
+    from gshell.parallel import map_items
+
+    n = _int_arg("n", n, lo=1)
+    seed = _int_arg("seed", seed, lo=0)
+    kinds = _kinds_arg(kinds)
+    res = _int_arg("res", res, lo=_MIN_RES, hi=_MAX_RES)
+    make_folder(out)
+    result = {}
+    for part in ("train", "test"):
+        idx = [i for i in range(n) if is_test(i) == (part == "test")]
+        items = [(kinds[i % len(kinds)], seed * 1_000_003 + i, res) for i in idx]
+        names = ["%04d_%s.ply" % (i, kinds[i % len(kinds)]) for i in idx]
+        if not items:
+            continue
+        result[part] = map_items(_garment_item, items, out_dir=os.path.join(os.fspath(out), part), names=names,
+                                 write=_write_garment, workers=workers, address=address,
+                                 desc="garments/%s" % part, progress=progress)
+    return result

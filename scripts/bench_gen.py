@@ -52,7 +52,8 @@ def main(argv=None):
     ap.add_argument("--data", required=True, help="the collection folder of 'gshell gen data' (train/, test/)")
     ap.add_argument("--fits", action="append", default=[], help="a fit folder (repeatable); the first is the "
                     "model's training set")
-    ap.add_argument("--checkpoint", required=True, help="model.pt of 'gshell gen train'")
+    ap.add_argument("--checkpoint", default=None, help="model.pt of 'gshell gen train' (without it: only the "
+                    "fit table)")
     ap.add_argument("--n", type=int, default=None, help="samples (default: as many as the test split)")
     ap.add_argument("--steps", type=int, default=50, help="DDIM steps (default: 50)")
     ap.add_argument("--seed", type=int, default=0)
@@ -69,6 +70,8 @@ def main(argv=None):
                                                          os.cpu_count(), torch.__version__, torch.get_num_threads()))
     print("\n## Fitting\n")
     print(fit_table(args.fits))
+    if args.checkpoint is None:
+        return 0
 
     dm, train_packed, names = load_model(args.checkpoint)
     meta = dm.metadata

@@ -142,3 +142,16 @@ def test_errors(pipeline, tmp_path, capsys):
     code, _, err = run(capsys, "gen", "data", str(tmp_path / "d"), "--kinds", "cape")
     assert code == 2 and "cape" in err
 
+
+def test_shipped_model_samples(tmp_path, capsys):
+    """`gshell gen sample --n 16 OUT` right after install: the model in assets/gen."""
+    from gshell.gen.diffusion import load_model, shipped_model_path
+
+    path = shipped_model_path()
+    assert os.path.getsize(path) <= 20 * 2 ** 20
+    dm, train, names = load_model(path)
+    assert train is not None and len(names) == train.shape[0]
+    code, text, err = run(capsys, "gen", "sample", str(tmp_path / "s"), "--n", "2", "--steps", "10")
+    assert code == 0, err
+    assert (tmp_path / "s" / "gallery.png").exists()
+    assert sorted(n for n in os.listdir(tmp_path / "s") if n.endswith(".ply"))[:1] == ["sample_000.ply"]

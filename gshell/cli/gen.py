@@ -2,7 +2,7 @@
 import argparse
 import os
 
-from gshell.cli._helpers import CLIError, Parser, ensure_folder, int_range, log, positive_float
+from gshell.cli._helpers import CLIError, Parser, ensure_folder, int_range, log, positive_float, saving_warnings
 from gshell.cli.batch import add_parallel_args
 
 _EXAMPLES = """examples:
@@ -155,22 +155,17 @@ def _data(args, quiet):
 
 
 def _fit(args, quiet):
-    import warnings
-
     from gshell.gen.fit import fit_folder
 
     _need_folder("fit", args.folder, "input folder")
     ensure_folder("gen fit", os.path.dirname(os.path.abspath(args.out)), quiet)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
+    with saving_warnings("gen fit"):  # the skipped files, one stderr line each
         try:
             summary, metrics = fit_folder(args.folder, args.out, res=args.res, steps=args.steps, seed=args.seed,
                                           workers=args.workers, address=args.address, force=args.force,
                                           progress=not quiet)
         except (ValueError, FileNotFoundError) as e:
             raise _err("fit", e) from None
-    for w in caught:
-        print("gshell gen fit: warning: %s" % w.message, file=__import__("sys").stderr)
     if metrics and not quiet:
         import numpy as np
 

@@ -141,3 +141,41 @@ def test_calibration_is_a_function_of_the_training_set(hexagons):
         np.testing.assert_array_equal(again.field_extra[k], model.field_extra[k])
         assert again.field_extra_mode[k] == model.field_extra_mode[k]
     assert again.scalar_scale == model.scalar_scale
+
+
+def test_scalar_gp_keeps_the_floor_with_the_smallest_cv_nll():
+    """``_scalar_gp`` fits one GP per nugget floor and keeps the one whose held-out predictions
+    have the smallest Gaussian NLL: checked against GPs fitted one by one, on a smooth scalar
+    (the interpolating floor wins) and on one with hidden jitter."""
+    from gshell.mmgp.gp import GaussianProcess
+    from gshell.mmgp.model import _scalar_gp
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (60, 2))
+    smooth = np.sin(2 * x[:, 0]) + x[:, 1] ** 2
+    jitter = smooth + 0.03 * np.sign(np.sin(57 * x[:, 0] + 91 * x[:, 1]))
+    floors = [1e-8, 1e-3, 1e-1]
+    for y in (smooth, jitter):
+        gp, nll = _scalar_gp(x, y, floors, 1, 5, "cv", 5)
+        ref = []
+        for f in floors:
+            g = GaussianProcess(n_restarts=1, seed=5, column_variance="cv", cv_folds=5,
+                                noise_bounds=(f, 1.0)).fit(x, y[:, None])
+            m, v = g.heldout_predictions()
+            ref.append(float(np.mean(0.5 * np.log(v[:, 0]) + 0.5 * (y - m[:, 0]) ** 2 / v[:, 0])))
+        assert gp.noise_bounds[0] == floors[int(np.argmin(ref))]
+        assert nll == pytest.approx(min(ref), rel=1e-9)
+        if y is smooth:
+            assert gp.noise_bounds[0] == 1e-8, ref
+    gp, nll = _scalar_gp(x, smooth, floors, 1, 5, "loo", 5)  # no CV: the first floor
+    assert gp.noise_bounds[0] == 1e-8 and nll == 0.0
+
+
+def test_scalar_noise_floor_is_recorded_and_validated(hexagons):
+    model = hexagons[0]
+    for name in model.scalar_names:
+        assert model.error_cv_[name]["noise_floor"] in model.scalar_noise_floors
+        assert model.scalar_gps[name].noise_bounds[0] == model.error_cv_[name]["noise_floor"]
+    for bad in (0.0, 1.5, [], [1e-8, -1.0], True, "1e-3"):
+        with pytest.raises(ValueError, match="scalar_noise_floors"):
+            MMGP(scalar_noise_floors=bad)

@@ -55,7 +55,8 @@ nodes). ``fit`` estimates them on the training set only, by ``cv_folds``-fold cr
 
 The predicted variance at a node of a new mesh is ``v_gp + lam T_back s`` (times the predicted
 mean square field in the relative mode), never below the GP's; the quantiles are
-``mean -/+ 1.96 sqrt(var)``. A scalar's variance is the GP's times one scale from its held-out
+``mean -/+ 1.96 sqrt(var)``. A scalar's GP has the nugget floor, among ``scalar_noise_floors``,
+whose CV predictions have the smallest negative log-likelihood. Its variance is the GP's times one scale from its held-out
 z-scores (the GP's cross-validation, pooled with ``cv_repeats - 1`` more with other folds): the
 ``ceil(0.95 (n + 1))``-th smallest of n squares, over 1.96^2 (the conformal rank: a new z-score
 falls below it with probability >= 95% when the scores are exchangeable; the same fraction of
@@ -226,6 +227,33 @@ def _coverage_scale(r, v0, v1, q=0.95, floor=0.0, rank=None):
     return max(out, floor)
 
 
+def _scalar_gp(inputs, y, floors, restarts, seed, calibration, cv_folds):
+    """The GP of one output scalar: one fit per nugget floor (``noise_bounds[0]``) in ``floors``
+    and, with ``calibration="cv"``, the one whose held-out predictions have the smallest mean
+    Gaussian negative log-likelihood (with "loo", the first floor only). A corner stress of
+    samples meshed one by one carries mesh noise that an interpolating GP (nugget at 1e-8) fits
+    exactly, and its fold models then miss by 5 standard deviations; a smooth scalar keeps the
+    interpolating GP.
+
+    Args:
+        inputs: (n, p) float64. y: (n,) float64. floors: non-empty list of floats in (0, 1).
+    Returns:
+        (GaussianProcess, its CV NLL (0.0 with "loo")).
+    """
+    best = None
+    for floor in (floors if calibration == "cv" else floors[:1]):
+        gp = GaussianProcess(n_restarts=restarts, seed=seed, column_variance=calibration,
+                             cv_folds=cv_folds, noise_bounds=(floor, 1.0)).fit(inputs, y[:, None])
+        nll = 0.0
+        if calibration == "cv":
+            m, v = gp.heldout_predictions()
+            v = np.maximum(v[:, 0], 1e-300)
+            nll = float(np.mean(0.5 * np.log(v) + 0.5 * (y - m[:, 0]) ** 2 / v))
+        if best is None or nll < best[1]:
+            best = (gp, nll)
+    return best
+
+
 class MMGP:
     """Mesh morphing Gaussian-process regression (see the module docstring for the method).
 
@@ -261,6 +289,10 @@ class MMGP:
             calibration of each scalar's interval pools (with ``calibration="cv"``): it rests on
             n held-out z-scores, and the draw of the folds alone moves it by up to 40% at
             n = 250; each repeat costs ``cv_folds`` GP fits per scalar.
+        scalar_noise_floors: float or list of floats in (0, 1), the nugget floors (standardised
+            units) tried for each output scalar's GP; with ``calibration="cv"`` the one with the
+            smallest CV negative log-likelihood is kept (a scalar with mesh noise, e.g. a corner
+            stress, gets a nugget instead of interpolating; see ``_scalar_gp``).
 
     Field intervals: the GP's coefficient variance misses the error of the kept POD modes on a
     new sample (truncation) and of the transfers to and from the common mesh, which dominate
@@ -295,7 +327,15 @@ class MMGP:
 
     def __init__(self, n_modes_geometry=(8, 12, 16, 20, 24, 32), n_modes_fields=None,
                  fields_tol=1e-4, weights="mean_value", common_index=0, n_restarts=3, seed=0,
-                 landmarks=None, corner_turn=50.0, calibration="cv", cv_folds=5, cv_repeats=4):
+                 landmarks=None, corner_turn=50.0, calibration="cv", cv_folds=5, cv_repeats=4,
+                 scalar_noise_floors=(1e-8, 1e-3)):
+        floors = (list(scalar_noise_floors) if isinstance(scalar_noise_floors, (list, tuple))
+                  else [scalar_noise_floors])
+        if not floors or any(isinstance(f, bool) or not isinstance(f, (int, float, np.floating))
+                             or not (0.0 < float(f) < 1.0) for f in floors):
+            raise ValueError("Expected scalar_noise_floors to be a float in (0, 1) or a non-empty "
+                             "list of them but got %r" % (scalar_noise_floors,))
+        self.scalar_noise_floors = [float(f) for f in floors]
         if landmarks not in (None, "corners"):
             raise ValueError('Expected landmarks to be None or "corners" but got %r' % (landmarks,))
         if calibration not in ("loo", "cv"):
@@ -348,7 +388,7 @@ class MMGP:
                 "common_index": self.common_index, "n_restarts": self.n_restarts,
                 "seed": self.seed, "landmarks": self.landmarks, "corner_turn": self.corner_turn,
                 "calibration": self.calibration, "cv_folds": self.cv_folds,
-                "cv_repeats": self.cv_repeats}
+                "cv_repeats": self.cv_repeats, "scalar_noise_floors": self.scalar_noise_floors}
 
     def _geometry_candidates(self):
         v = self.n_modes_geometry
@@ -489,9 +529,8 @@ class MMGP:
                     errs.append((gp.loo_residuals() ** 2).sum() / max(pod.energy_all.sum(), 1e-300))
                 fgps[name] = gp
             for j, (name, y) in enumerate(souts.items() if with_scalars else ()):
-                gp = GaussianProcess(n_restarts=restarts, seed=self.seed + 1001 + j,
-                                     column_variance=calibration, cv_folds=self.cv_folds)
-                sgps[name] = gp.fit(inputs, y[:, None])
+                gp = sgps[name] = _scalar_gp(inputs, y, self.scalar_noise_floors, restarts,
+                                             self.seed + 1001 + j, calibration, self.cv_folds)[0]
                 errs.append((gp.loo_residuals() ** 2).sum() / max(((y - y.mean()) ** 2).sum(),
                                                                    1e-300))
             return fgps, sgps, float(np.mean(errs)) if errs else 0.0
@@ -618,6 +657,7 @@ class MMGP:
             kap = _coverage_scale(r, np.zeros_like(r), v, floor=None, rank=rank)
             self.scalar_scale[name] = float(kap)
             self.error_cv_[name] = {"scale": float(kap), "repeats": len(rs),
+                                    "noise_floor": gp.noise_bounds[0],
                                     "coverage_gp": float(np.mean(r * r <= _Z975 ** 2 * v))}
             say("scalar %r: CV coverage-calibrated variance scale %.3g" % (name, kap))
 

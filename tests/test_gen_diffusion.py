@@ -343,3 +343,39 @@ def test_import_does_not_import_diffusers(monkeypatch):
     monkeypatch.setitem(sys.modules, "diffusers", None)  # as if it were not installed
     with pytest.raises(ImportError, match="pip install diffusers"):
         training_scheduler()
+
+
+def test_min_snr_weights_and_weighted_loss():
+    """min(SNR, γ) / SNR from the linear schedule computed here in float64 (1 at high noise,
+    5 / SNR at t = 0), and the weighted error of a zero-output network against its noise."""
+    dm = tiny()
+    betas = np.linspace(1e-4, 0.02, 1000)
+    abar = np.cumprod(1 - betas)
+    snr = abar / (1 - abar)
+    t = torch.tensor([0, 3, 40, 200, 999])
+    w = dm.snr_weights(t, 5.0)
+    # diffusers keeps ᾱ in float32 (what add_noise uses): 1 - ᾱ at t = 0 (1e-4) to ~2e-4 relative
+    np.testing.assert_allclose(w.numpy(), np.minimum(snr[t.numpy()], 5.0) / snr[t.numpy()], rtol=1e-3)
+    assert w[0] < 1e-3 and float(w[-1]) == 1.0
+    x0 = grids(5)
+    g = torch.Generator().manual_seed(1)
+    noise = torch.randn(x0.shape, generator=g)
+    got = dm.squared_error(x0, t, noise, snr_gamma=5.0)
+    want = (noise.pow(2).flatten(1).sum(1) * w).sum()  # the network is zero-initialised: ε̂ = 0
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=0)
+    torch.testing.assert_close(dm.squared_error(x0, t, noise), noise.pow(2).sum(), rtol=1e-6, atol=0)
+
+
+def test_min_snr_training_is_checked_and_resumes_with_its_gamma(tmp_path):
+    data = grids(3)
+    for bad in (0.0, -1.0, float("nan"), True, "5"):
+        with pytest.raises(ValueError, match="Expected snr_gamma"):
+            train(tiny(), data, tmp_path / "bad", steps=1, snr_gamma=bad)
+    records = []
+    train(tiny(), data, tmp_path / "run", steps=1, batch_size=2, snr_gamma=5.0, progress=False,
+          log=records.append)
+    assert np.isfinite(records[0]["loss"]) and records[0]["loss"] > 0
+    with pytest.raises(ValueError, match="Expected snr_gamma=5.0, the checkpoint's"):
+        train(tiny(), data, tmp_path / "run", steps=2, batch_size=2, progress=False)
+    dm = train(tiny(), data, tmp_path / "run", steps=2, batch_size=2, snr_gamma=5.0, progress=False)
+    assert dm.step == 2

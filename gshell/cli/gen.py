@@ -78,6 +78,8 @@ def register(sub, common):
     t.add_argument("--steps", type=int_range(1, 10 ** 8), default=4000, help="training steps (default: 4000)")
     t.add_argument("--batch", type=int_range(1, 4096), default=8, help="global batch size (default: 8)")
     t.add_argument("--lr", type=positive_float, default=2e-4, help="Adam learning rate (default: 2e-4)")
+    t.add_argument("--snr-gamma", type=positive_float, default=None, dest="snr_gamma",
+                   help="min-SNR-gamma loss weights (e.g. 5; default: none, the DDPM loss)")
     t.add_argument("--channels", type=int_range(4, 512), default=16,
                    help="UNet base channels (default: 16)")
     t.add_argument("--mults", default="1,2,4", help="channel multipliers per level (default: 1,2,4)")
@@ -233,7 +235,7 @@ def _train(args, quiet):
     try:
         dm = diffusion.train(cfg, data, args.out, args.steps, batch_size=args.batch, lr=args.lr, seed=args.seed,
                              save_every=args.save_every, device=args.device, progress=not quiet,
-                             log=os.path.join(args.out, "train_log.jsonl"))
+                             log=os.path.join(args.out, "train_log.jsonl"), snr_gamma=args.snr_gamma)
     except (ValueError, TypeError, FileNotFoundError) as e:
         raise _err("train", e) from None
     seconds = time.perf_counter() - t0

@@ -277,21 +277,42 @@ class GridDiffusion:
         noise = torch.randn((n,) + self.shape, generator=g, device=g.device)
         return t, noise
 
-    def squared_error(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    def snr_weights(self, t: torch.Tensor, gamma: float) -> torch.Tensor:
+        """Min-SNR-γ loss weights of ε-prediction (Hang et al., "Efficient Diffusion Training
+        via Min-SNR Weighting Strategy", ICCV 2023): ``min(SNR_t, γ) / SNR_t`` with
+        ``SNR_t = ᾱ_t / (1 - ᾱ_t)``. They are 1 where the noise dominates (SNR <= γ) and
+        shrink the low-noise steps, whose easy ε targets otherwise dominate a uniform loss.
+
+        Args:
+            t: (B,) int64 timesteps. gamma: float > 0.
+        Returns:
+            (B,) float32 on ``t``'s device.
+        """
+        abar = self.training_scheduler().alphas_cumprod.to(t.device, torch.float64)[t]
+        snr = abar / (1 - abar)
+        return (snr.clamp(max=float(gamma)) / snr).float()
+
+    def squared_error(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor,
+                      snr_gamma: float = None) -> torch.Tensor:
         """The summed squared error of the ε-prediction (what :meth:`loss` averages).
 
         Args:
             x0: (B, C, R, R, R) float32 clean tensors on the model's device.
             t: (B,) int64 timesteps; noise: (B, C, R, R, R) float32 (any device).
+            snr_gamma: None (every sample weighs 1, the DDPM loss) or float > 0: each sample's
+                squared error times :meth:`snr_weights` ``(t, snr_gamma)``.
 
         Returns:
-            () float32, ``sum((model(x_t, t) - noise) ** 2)`` with
+            () float32, ``sum(w_t (model(x_t, t) - noise) ** 2)`` with
             ``x_t = sqrt(ᾱ_t) x0 + sqrt(1 - ᾱ_t) noise``.
         """
         dev = x0.device
         t, noise = t.to(dev), noise.to(dev, x0.dtype)
         xt = self.training_scheduler().add_noise(x0, noise, t)
-        return ((self.model(xt, t) - noise) ** 2).sum()
+        err = (self.model(xt, t) - noise) ** 2
+        if snr_gamma is None:
+            return err.sum()
+        return (err.flatten(1).sum(1) * self.snr_weights(t, snr_gamma)).sum()
 
     def loss(self, x0: torch.Tensor, generator=None) -> torch.Tensor:
         """The DDPM training loss of a batch: t uniform over the T training steps, Gaussian noise,
@@ -522,7 +543,7 @@ def _make(diffusion_or_config, data, seed):
 
 def train(diffusion_or_config, data: torch.Tensor, out_dir, steps: int, batch_size: int = 8,
           lr: float = 2e-4, seed: int = 0, save_every: int = 1000, resume: bool = True,
-          device=None, progress: bool = True, log=None) -> GridDiffusion:
+          device=None, progress: bool = True, log=None, snr_gamma: float = None) -> GridDiffusion:
     """Trains the diffusion model on grid tensors, resumably and, under torchrun, data-parallel.
 
     Every step draws a global batch of ``batch_size`` rows of ``data`` (an endless sequence of
@@ -555,6 +576,10 @@ def train(diffusion_or_config, data: torch.Tensor, out_dir, steps: int, batch_si
         progress: bool, a tqdm bar with the loss (rank 0 only).
         log: None, a callable taking a dict ``{"step", "loss", "grad_norm", "ema_decay"}`` after
             every update, or a path of a JSON-lines file appended to (rank 0 only).
+        snr_gamma: None (the DDPM loss: every timestep weighs 1) or float > 0: min-SNR-γ
+            weights (:meth:`GridDiffusion.snr_weights`; 5 in its paper), which move the loss
+            towards the high-noise steps that decide a sample's shape. Not measured on the
+            garments yet (no compute for a long enough run here).
 
     Returns:
         GridDiffusion on ``device``, ``step == steps`` (or the checkpoint's, when larger).
@@ -573,6 +598,9 @@ def train(diffusion_or_config, data: torch.Tensor, out_dir, steps: int, batch_si
     _check_int("save_every", save_every, 1, none=True)
     if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not (lr > 0 and math.isfinite(lr)):
         raise ValueError("Expected lr to be a float > 0 but got %r" % (lr,))
+    if snr_gamma is not None and (not isinstance(snr_gamma, (int, float)) or isinstance(snr_gamma, bool)
+                                  or not (snr_gamma > 0 and math.isfinite(snr_gamma))):
+        raise ValueError("Expected snr_gamma to be None or a float > 0 but got %r" % (snr_gamma,))
     if log is not None and not callable(log) and not isinstance(log, (str, os.PathLike)):
         raise TypeError("Expected log to be None, a callable or a path but got %r" % type(log).__name__)
     if not isinstance(out_dir, (str, os.PathLike)):
@@ -584,7 +612,8 @@ def train(diffusion_or_config, data: torch.Tensor, out_dir, steps: int, batch_si
 
     wanted = _make(diffusion_or_config, data, seed)
     wanted.check_data(data)
-    train_state = dict(seed=seed, batch_size=batch_size, lr=float(lr), n_data=int(data.shape[0]))
+    train_state = dict(seed=seed, batch_size=batch_size, lr=float(lr), n_data=int(data.shape[0]),
+                       snr_gamma=None if snr_gamma is None else float(snr_gamma))
     opt_state = None
     if resume and os.path.exists(ckpt):
         state = _read(ckpt)
@@ -633,7 +662,7 @@ def train(diffusion_or_config, data: torch.Tensor, out_dir, steps: int, batch_si
             loss = torch.zeros((), device=dev)
             if mine.stop > mine.start:
                 x0 = data[rows[mine]].to(dev, torch.float32)
-                loss = dm.squared_error(x0, t[mine], noise[mine]) / (batch_size * per_item)
+                loss = dm.squared_error(x0, t[mine], noise[mine], snr_gamma) / (batch_size * per_item)
                 loss.backward()
             total = _distributed.all_reduce_grads_(params, world, loss.detach().reshape(1))
             grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))

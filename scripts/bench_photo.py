@@ -8,7 +8,8 @@ image set with a ground-truth mesh, and prints one markdown table:
 - mesh-supervised: mask, depth and normal images rendered from the ground-truth mesh from 24
   cameras on a sphere (the synthetic setting of the G-Shell paper; an upper bound).
 
-Columns: Chamfer distance over the ground truth's bounding-box diagonal, F-score at 1% of it,
+Columns: the surface kept (``surface="auto"`` runs an open and a closed reconstruction and keeps
+the closed one when its training image loss is more than 5% lower), Chamfer distance over the ground truth's bounding-box diagonal, F-score at 1% of it,
 normal consistency, boundary loops (and the target's), PSNR/SSIM of the test views (photographs
 only; over black), optimisation time and time per step.
 
@@ -47,8 +48,10 @@ def main(argv=None):
                     downscale=args.downscale, texture_res=512, **src)
         steps = sum(cfg.steps)
         test = r.get("test", {})
-        rows.append("| %s | %.3f%% | %.4f | %.4f | %d (%d) | %s | %s | %.0f s | %.2f s |" % (
-            name, 100 * r["chamfer_rel"], r["fscore"], r["normal_consistency"],
+        sc = r.get("surface_scores")
+        kept = r["surface"] + (" (%s)" % " / ".join("%.4f" % sc[k] for k in ("open", "closed")) if sc else "")
+        rows.append("| %s | %s | %.3f%% | %.4f | %.4f | %d (%d) | %s | %s | %.0f s | %.2f s |" % (
+            name, kept, 100 * r["chamfer_rel"], r["fscore"], r["normal_consistency"],
             r["boundary_loops_pred"], r["boundary_loops_gt"],
             "%.2f" % test["psnr"] if test else "-", "%.4f" % test["ssim"] if test else "-",
             r["seconds_optimisation"], r["seconds_optimisation"] / steps))
@@ -56,9 +59,9 @@ def main(argv=None):
     print("Dataset %s, ground truth %s; torch %s, %d threads.\n" % (
         os.path.relpath(args.images, ROOT), os.path.relpath(gt, ROOT), torch.__version__,
         torch.get_num_threads()))
-    print("| targets | Chamfer / diag | F-score@1% | normal consistency | loops (target) | "
-          "test PSNR (dB) | test SSIM | optimisation | per step |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| targets | surface kept (image loss open / closed) | Chamfer / diag | F-score@1% | "
+          "normal consistency | loops (target) | test PSNR (dB) | test SSIM | optimisation | per step |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 

@@ -16,7 +16,7 @@ def _tiny_config(**kw):
     from gshell.recon import ReconConfig
 
     base = dict(grid_res=(16,), steps=(40,), image_res=(48,), views_per_step=2, outside_views=8,
-                visibility_every=20)
+                visibility_every=20, surface="open")
     base.update(kw)
     return ReconConfig(**base)
 
@@ -67,6 +67,8 @@ def test_reconstruct_images_command_writes_every_output(tmp_path):
     rep = json.loads((out / "metrics.json").read_text())
     for key in ("chamfer", "fscore", "normal_consistency", "boundary_loops_pred"):
         assert key in rep
+    # the default surface="auto" ran both kinds and says which it kept
+    assert set(rep["surface_scores"]) == {"open", "closed"} and rep["surface"] in rep["surface_scores"]
     assert np.isfinite(rep["test"]["psnr"]) and 0 < rep["test"]["ssim"] <= 1
     scene = trimesh.load(out / "mesh.glb")
     geom = list(scene.geometry.values())[0]
@@ -77,7 +79,7 @@ def test_reconstruct_images_command_writes_every_output(tmp_path):
 
 
 def test_reconstruct_images_resume(tmp_path, monkeypatch):
-    """A run resumed from its step-5 checkpoint ends where the uninterrupted run ends."""
+    """A run resumed from its step-3 or step-9 checkpoint ends where the uninterrupted run ends."""
     import shutil
 
     from gshell.recon import pipeline, reconstruct
@@ -102,6 +104,34 @@ def test_reconstruct_images_resume(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="same settings"):
         other = _tiny_config(grid_res=(12, 16), steps=(6, 6), image_res=(24, 24), checkpoint_every=3, seed=3)
         reconstruct(ds.train, other, out_dir=str(tmp_path / "3"), quiet=True, resume=True)
+
+
+def test_reconstruct_auto_resumes_inside_its_closed_run(tmp_path, monkeypatch):
+    """surface="auto" keeps one checkpoint per kind: interrupted in the closed run (the open
+    one finished), it resumes both and ends where the uninterrupted run ends."""
+    import shutil
+
+    from gshell.recon import pipeline, reconstruct
+    from gshell.recon.datasets import load_dataset
+
+    ds = load_dataset(ASSET, downscale=8, max_views=4)
+    cfg = _tiny_config(grid_res=(12,), steps=(9,), image_res=(24,), checkpoint_every=3,
+                       surface="auto", fill_every=3, carve_start=0.0)
+    save = pipeline._save_checkpoint
+
+    def keep_copies(path, geo, step, *a, **kw):
+        save(path, geo, step, *a, **kw)
+        shutil.copy(path, str(tmp_path / ("%s.%d" % (os.path.basename(path), step))))
+
+    monkeypatch.setattr(pipeline, "_save_checkpoint", keep_copies)
+    full = reconstruct(ds.train, cfg, out_dir=str(tmp_path), quiet=True)
+    assert set(full.scores) == {"open", "closed"}
+    os.makedirs(tmp_path / "again")
+    shutil.copy(str(tmp_path / "checkpoint_open.pt.9"), str(tmp_path / "again" / "checkpoint_open.pt"))
+    shutil.copy(str(tmp_path / "checkpoint_closed.pt.3"), str(tmp_path / "again" / "checkpoint_closed.pt"))
+    again = reconstruct(ds.train, cfg, out_dir=str(tmp_path / "again"), quiet=True, resume=True)
+    assert again.surface == full.surface and again.scores == pytest.approx(full.scores)
+    assert torch.equal(again.faces, full.faces) and torch.allclose(again.verts, full.verts)
 
 
 @pytest.mark.parametrize("argv, message", [

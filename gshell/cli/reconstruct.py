@@ -42,10 +42,14 @@ def register(sub, common):
     p.add_argument("--light", choices=("splitsum", "sg"), default="splitsum",
                    help="environment light model for --images: a split-sum lat-long map or "
                         "spherical Gaussians (default: splitsum)")
+    p.add_argument("--surface", choices=("auto", "open", "closed"), default="auto",
+                   help="'open' (G-Shell's cut surface), 'closed' (watertight, no cut) or 'auto' "
+                        "(image sets with colour: both, keeping the closed one when its renders match "
+                        "the photographs more than 5%% better; otherwise open; default)")
     p.add_argument("--texture-res", type=int, default=1024, metavar="R", dest="texture_res",
                    help="side of the baked textures (default: 1024)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from OUT/checkpoint.pt (same settings)")
+                   help="continue from the checkpoints in OUT (same settings)")
     p.add_argument("--neus", metavar="DIR", help="NeuS/IDR scene folder instead of a mesh (masks only)")
     p.add_argument("--out", default=os.path.join("out", "reconstruct"), metavar="DIR",
                    help="output folder, created if missing (default: out/reconstruct)")
@@ -60,7 +64,8 @@ def register(sub, common):
                    help="mesh formats to write: ply, obj, glb, comma-separated (default: ply)")
     p.add_argument("--seed", type=int, default=0, help="view sampling seed (default: 0)")
     p.add_argument("--checkpoint-every", type=int, default=0, metavar="N", dest="checkpoint_every",
-                   help="save OUT/checkpoint.pt every N steps (default: never)")
+                   help="save OUT/checkpoint.pt (with --surface auto: checkpoint_open.pt and "
+                        "checkpoint_closed.pt) every N steps (default: never)")
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="device (default: cpu)")
     p.add_argument("--force", action="store_true",
                    help="overwrite the files of an earlier run in OUT (mesh.*, comparison.png, metrics.json)")
@@ -98,7 +103,8 @@ def run(args):
                 v = tuple(v[min(i, len(v) - 1)] for i in range(n))
             kw[name] = v
     try:
-        cfg = ReconConfig(seed=args.seed, checkpoint_every=args.checkpoint_every, light=args.light, **kw)
+        cfg = ReconConfig(seed=args.seed, checkpoint_every=args.checkpoint_every, light=args.light,
+                          surface=args.surface, **kw)
     except ValueError as e:
         raise CLIError("gshell reconstruct: error: %s" % e) from None
     quiet = getattr(args, "quiet", False)

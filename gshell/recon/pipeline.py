@@ -40,7 +40,8 @@ from gshell.recon.views import Views, render_buffers
 from gshell.tetgrid import TetGrid
 
 __all__ = ["ReconConfig", "ReconResult", "reconstruct", "upsample_field", "drop_small_components",
-           "fill_small_holes", "free_space_weights", "PhotoCheck"]
+           "fill_small_holes", "fill_pockets", "fill_hidden", "image_loss", "free_space_weights",
+           "PhotoCheck"]
 
 
 @dataclasses.dataclass
@@ -107,6 +108,20 @@ class ReconConfig:
         encoding: the material field's hash encoding, "simplex" or "grid".
         lr_material, lr_light: Adam learning rates of the material field and the light.
         w_material_smooth: weight of the material smoothness term (jittered positions).
+        surface: "open" (G-Shell: the mSDF cuts the watertight template; the carves, the
+            photo-consistency test and ``drop_unseen`` open it), "closed" (no cut: the mSDF is
+            fixed and the result watertight), or "auto" (image sets: both, keeping the closed
+            result when its :func:`image_loss` is lower than the open one's by more than
+            ``closed_margin``, a fraction; without colour, "open": a closed bag around an open
+            sheet fits the masks as well as the sheet does).
+        fill_every: every this many steps from ``carve_start``, and at the end, the template's
+            outside space that the outside reaches only through channels narrower than about
+            ``2 * fill_width`` (a length in the grid's [-0.5, 0.5] frame, at least one grid
+            spacing), or that fewer than ``fill_views`` cameras see, is made solid (see
+            :func:`fill_pockets` and :func:`fill_hidden`; 0: never). This removes the sponge
+            of sign changes that grows inside the visual hull, where no photograph can carve:
+            a closed result keeps only its outer surface, and an open one loses the flaps that
+            leave its sheet inwards and the holes where they meet it.
     """
     grid_res: Tuple[int, ...] = (32, 64)
     steps: Tuple[int, ...] = (300, 250)
@@ -147,6 +162,11 @@ class ReconConfig:
     lr_material: float = 1e-2
     lr_light: float = 1e-2
     w_material_smooth: float = 0.05
+    surface: str = "auto"
+    fill_every: int = 50
+    fill_views: int = 2
+    fill_width: float = 1.0 / 32
+    closed_margin: float = 0.05
 
     def __post_init__(self):
         self.grid_res, self.steps, self.image_res = (tuple(int(x) for x in v) for v in
@@ -164,6 +184,13 @@ class ReconConfig:
             raise ValueError("Expected light to be 'sg' or 'splitsum' but got %r" % (self.light,))
         if self.encoding not in ("simplex", "grid"):
             raise ValueError("Expected encoding to be 'simplex' or 'grid' but got %r" % (self.encoding,))
+        if self.surface not in ("auto", "open", "closed"):
+            raise ValueError("Expected surface to be 'auto', 'open' or 'closed' but got %r" % (self.surface,))
+        if not self.fill_width >= 0:
+            raise ValueError("Expected fill_width >= 0 but got %r" % (self.fill_width,))
+        for name in ("fill_every", "fill_views"):
+            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 0:
+                raise ValueError("Expected %s to be a non-negative integer but got %r" % (name, getattr(self, name)))
         if self.outside_views < 0:
             raise ValueError("Expected outside_views >= 0 but got %d" % self.outside_views)
 
@@ -182,6 +209,8 @@ class ReconResult:
             in the grid frame, else None.
         light: the learned environment light (photometric runs), else None.
         grid_verts: (V, 3) float32, ``verts`` in the grid frame (where ``material`` lives).
+        surface: "open" or "closed", the kind of this result.
+        scores: with ``surface="auto"``, the :func:`image_loss` of each kind, else None.
     """
     verts: torch.Tensor
     faces: torch.Tensor
@@ -191,6 +220,8 @@ class ReconResult:
     material: Optional[torch.nn.Module] = None
     light: Optional[torch.nn.Module] = None
     grid_verts: Optional[torch.Tensor] = None
+    surface: str = "open"
+    scores: Optional[dict] = None
 
 
 def upsample_field(values, res, new_res):
@@ -639,6 +670,88 @@ def _drop_unseen(geo, out, views, min_views, backend):
     return int(lower.sum())
 
 
+@torch.no_grad()
+def fill_hidden(geo, views, n_outside=96, resolution=256, margin=0.25, min_views=1):
+    """Closed surfaces: grid vertices outside the surface (positive SDF) that no camera sees in
+    front of it get a negative SDF. Cavities, bubbles and the tunnels of a sponge inside the
+    shape, which no photograph can carve, become solid; what any camera sees empty stays empty.
+
+    The cameras are the views' and ``n_outside`` virtual ones on a sphere around the grid
+    (undersides the views miss). A vertex is seen empty in a camera when it projects into the
+    image on a pixel the surface leaves uncovered, or lies more than ``margin`` grid spacings in
+    front of the rendered surface.
+
+    Returns:
+        the number of grid vertices changed.
+    """
+    from gshell.recon.views import sphere_cameras
+
+    if geo.sdf_net is not None:
+        return 0
+    out = geo()
+    wv, wf = out.watertight_verts.detach(), out.watertight_faces
+    sdf = geo.sdf.detach()
+    cand = torch.nonzero(sdf > 0).squeeze(1)
+    if wf.shape[0] == 0 or cand.numel() == 0:
+        return 0
+    p = geo.vertices().detach()[cand]
+    hom = torch.cat([p, torch.ones_like(p[:, :1])], 1)
+    mvp_o, campos_o = sphere_cameras(n_outside, distance=3.0, fovy=40.0, near=0.5, far=6.0)
+    mvps = torch.cat([views.mvp, mvp_o.to(views.mvp)]) if n_outside else views.mvp
+    campos = torch.cat([views.campos, campos_o.to(views.campos)]) if n_outside else views.campos
+    free = torch.zeros(cand.numel(), dtype=torch.long, device=sdf.device)
+    tol = margin * geo.grid.spacing
+    for s in range(0, mvps.shape[0], 8):
+        mvp, cp = mvps[s:s + 8], campos[s:s + 8]
+        b = render_buffers(wv, wf, mvp, cp, (resolution, resolution), antialias_mask=False)
+        clip = torch.einsum("bij,nj->bni", mvp, hom)
+        w = clip[..., 3]
+        ndc = clip[..., :2] / w.clamp(min=1e-9)[..., None]
+        inside = (w > 1e-6) & (ndc.abs() <= 1).all(-1)
+        d = torch.where(b["covered"], b["depth"], torch.full_like(b["depth"], float("inf")))
+        d_at = F.grid_sample(d[:, None], ndc[:, :, None, :], mode="nearest",
+                             align_corners=False)[:, 0, :, 0]
+        dist = (p[None] - cp[:, None]).norm(dim=-1)
+        free += (inside & (dist < d_at - tol)).sum(0)
+    hidden = cand[free < min_views]
+    geo.sdf[hidden] = -sdf[hidden].clamp(min=1e-4)
+    return int(hidden.numel())
+
+
+def _fill_solid(geo, views, cfg):
+    width = max(1, round(cfg.fill_width / geo.grid.spacing)) if cfg.fill_width > 0 else 0
+    return fill_pockets(geo, width) + fill_hidden(geo, views, min_views=cfg.fill_views)
+
+
+@torch.no_grad()
+def fill_pockets(geo, width=1):
+    """Closed surfaces: grid vertices outside the surface (positive SDF) that the outside
+    reaches only through channels narrower than about ``2 * width + 1`` grid vertices (the
+    tunnels and bubbles of a sponge inside the shape) get a negative SDF. The outside is the
+    morphological opening of the positive vertices (erosion and dilation by a ball of radius
+    ``width`` spacings) that is connected to the grid's border. Returns the number changed."""
+    import numpy as np
+    from scipy import ndimage
+
+    if geo.sdf_net is not None:
+        return 0
+    sdf = geo.sdf.detach()
+    n = geo.grid.res + 1
+    pos = (sdf > 0).reshape(n, n, n).cpu().numpy()
+    r = int(width)
+    ax = np.arange(-r, r + 1)
+    ball = (ax[:, None, None] ** 2 + ax[None, :, None] ** 2 + ax[None, None, :] ** 2) <= r * r
+    core = ndimage.binary_erosion(pos, ball, border_value=1)
+    lab, _ = ndimage.label(core)
+    rim = np.zeros_like(core)
+    rim[[0, -1]] = rim[:, [0, -1]] = rim[:, :, [0, -1]] = True
+    ext = np.isin(lab, np.unique(lab[rim & core]))
+    ext = ndimage.binary_dilation(ext, ball) & pos
+    pocket = torch.from_numpy((pos & ~ext).reshape(-1)).to(sdf.device)
+    geo.sdf[pocket] = -sdf[pocket].clamp(min=1e-4)
+    return int(pocket.sum())
+
+
 def drop_small_components(verts, faces, min_fraction):
     """Removes connected components (by shared vertices) with fewer than ``min_fraction`` of
     the faces, and the vertices no face uses.
@@ -712,9 +825,10 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
     Args:
         views: :class:`Views` (masks; depth and normals when available).
         config: :class:`ReconConfig` (default: the demo's settings).
-        out_dir: folder for checkpoints (``checkpoint.pt``) when ``config.checkpoint_every``.
+        out_dir: folder for checkpoints (``checkpoint.pt``; ``checkpoint_open.pt`` and
+            ``checkpoint_closed.pt`` with ``surface="auto"``) when ``config.checkpoint_every``.
         quiet: no progress bar.
-        resume: continue from ``out_dir/checkpoint.pt`` when it exists (same config).
+        resume: continue from the checkpoints in ``out_dir`` where they exist (same config).
         backend: rasterizer backend, see :func:`gshell.render.rasterize`.
         device: torch device (default: the views' device).
     Returns:
@@ -732,6 +846,51 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
         raise TypeError("Expected config to be a ReconConfig but got %s" % type(cfg).__name__)
     device = torch.device(device) if device is not None else views.mvp.device
     views = views.to(device)
+    if cfg.surface == "auto" and (views.rgb is None or cfg.w_rgb <= 0):
+        cfg = dataclasses.replace(cfg, surface="open")
+    if cfg.surface != "auto":
+        return _reconstruct(views, cfg, out_dir, quiet, backend, resume, "checkpoint.pt")
+    results = {}
+    for kind in ("open", "closed"):
+        r = _reconstruct(views, dataclasses.replace(cfg, surface=kind), out_dir, quiet, backend,
+                         resume, "checkpoint_%s.pt" % kind)
+        r.scores = {kind: image_loss(r, views, cfg, backend)}
+        results[kind] = r
+    scores = {k: r.scores[k] for k, r in results.items()}
+    best = "closed" if scores["closed"] < (1 - cfg.closed_margin) * scores["open"] else "open"
+    result = results[best]
+    result.scores = scores
+    result.seconds = sum(r.seconds for r in results.values())
+    return result
+
+
+@torch.no_grad()
+def image_loss(result, views, cfg, backend="auto", batch=4):
+    """How well a photometric result explains the training photographs: ``w_rgb`` times the
+    mean L1 of tone-mapped colour plus ``w_mask`` times the mask's mean squared error, over all
+    views at the last stage's image resolution (the training loss without regularisers). What
+    ``surface="auto"`` compares its open and closed results by."""
+    from gshell.recon.appearance import render_rgb
+    from gshell.render.color import tonemap
+
+    if result.faces.shape[0] == 0:
+        return float("inf")
+    views = views.resized(_stage_resolution(views, cfg.image_res[-1]))
+    v, f = result.grid_verts, result.faces
+    total = 0.0
+    for s in range(0, len(views), batch):
+        vv = views.subset(list(range(s, min(s + batch, len(views)))))
+        b = render_buffers(v, f, vv.mvp, vv.campos, vv.resolution, backend=backend)
+        loss = cfg.w_mask * (b["mask"] - vv.mask).square().mean((1, 2))
+        if result.material is not None and vv.rgb is not None:
+            rgb, _ = render_rgb(b, v, f, result.material, result.light, backend=backend)
+            loss = loss + cfg.w_rgb * (tonemap(rgb) - tonemap(vv.rgb)).abs().mean((1, 2, 3))
+        total += float(loss.sum())
+    return total / len(views)
+
+
+def _reconstruct(views, cfg, out_dir, quiet, backend, resume, ckpt_name):
+    device = views.mvp.device
     gen = torch.Generator().manual_seed(cfg.seed)
     total_steps = sum(cfg.steps)
     carve_from = int(cfg.carve_start * total_steps)
@@ -739,10 +898,10 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
     t0 = time.perf_counter()
     outside = (_outside_cameras(cfg.outside_views, device)
                if cfg.outside_views and views.depth is not None else None)
-    ckpt = os.path.join(out_dir, "checkpoint.pt") if out_dir and cfg.checkpoint_every else None
+    ckpt = os.path.join(out_dir, ckpt_name) if out_dir and cfg.checkpoint_every else None
     appearance = _appearance(cfg, device) if views.rgb is not None and cfg.w_rgb > 0 else None
     state = _load_checkpoint(ckpt, cfg, device) if resume and ckpt and os.path.exists(ckpt) else None
-    bar = _progress_bar(total_steps, quiet)
+    bar = _progress_bar(total_steps, quiet, cfg.surface)
     for stage, (res, n_steps, img_res) in enumerate(zip(cfg.grid_res, cfg.steps, cfg.image_res)):
         if state is not None and stage < state["stage"]:
             prev_res, step = res, step + n_steps
@@ -752,12 +911,12 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
         prev_res = res
         stage_views = views.resized(_stage_resolution(views, img_res))
         photo = (PhotoCheck(stage_views, cfg.photo_threshold, 3.0 / res)
-                 if cfg.photo_threshold and appearance is not None else None)
+                 if cfg.photo_threshold and appearance is not None and cfg.surface == "open" else None)
         free = (free_space_weights(geo.grid.vertices, stage_views, cfg.carve_margin,
                                    1.5 * geo.grid.spacing if cfg.free_depth else -1.0)
                 if cfg.w_free else None)
         groups = [{"params": [geo.sdf], "lr": cfg.lr_sdf * 32 / res},
-                  {"params": [geo.msdf], "lr": cfg.lr_msdf},
+                  {"params": [geo.msdf], "lr": cfg.lr_msdf if cfg.surface == "open" else 0.0},
                   {"params": [geo.deform], "lr": cfg.lr_deform}]
         if appearance is not None:
             groups += [{"params": list(appearance[0].parameters()), "lr": cfg.lr_material},
@@ -787,7 +946,10 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
                 order = torch.cat([order, torch.randperm(len(views), generator=gen)])
             idx, order = order[:cfg.views_per_step], order[cfg.views_per_step:]
             out = geo()
-            carve_on = step >= carve_from
+            carve_on = step >= carve_from and cfg.surface == "open"
+            if (cfg.fill_every and step >= carve_from
+                    and (step - carve_from) % cfg.fill_every == 0):
+                _fill_solid(geo, views, cfg)
             if carve_on and cfg.w_unseen and (seen is None or step % cfg.visibility_every == 0):
                 seen = _seen_tets(out, views, min(img_res, 128), geo.grid.num_tets, backend)
                 if outside is not None:
@@ -820,11 +982,15 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
                 _save_checkpoint(ckpt, geo, step, stage, cfg, appearance, opt, gen, order, history, seen)
     bar.close()
     with torch.no_grad():
+        if cfg.fill_every:
+            _fill_solid(geo, views, cfg)
         out = geo()
-        if cfg.restore_holes and views.depth is not None and views.normal is not None and out.faces.shape[0]:
+        if cfg.surface == "closed":
+            pass
+        elif cfg.restore_holes and views.depth is not None and views.normal is not None and out.faces.shape[0]:
             if _restore_holes(geo, out, views.resized((img_res, img_res)), cfg, backend):
                 out = geo()
-        if cfg.drop_unseen and views.rgb is not None and out.faces.shape[0]:
+        if cfg.surface == "open" and cfg.drop_unseen and views.rgb is not None and out.faces.shape[0]:
             if _drop_unseen(geo, out, views.resized(_stage_resolution(views, img_res)),
                             cfg.drop_unseen, backend):
                 out = geo()
@@ -834,15 +1000,17 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
         grid_verts = verts
         verts = verts @ to_world[:3, :3].T + to_world[:3, 3]
     material, light = appearance if appearance is not None else (None, None)
-    return ReconResult(verts, faces, geo, history, time.perf_counter() - t0, material, light, grid_verts)
+    return ReconResult(verts, faces, geo, history, time.perf_counter() - t0, material, light, grid_verts,
+                       cfg.surface)
 
 
-def _progress_bar(total, quiet):
+def _progress_bar(total, quiet, surface="open"):
     """The progress bar of :func:`reconstruct`: a tqdm bar of ``total`` steps on stderr, off
     when ``quiet`` or when stderr is not a terminal (so logs and captured output stay clean)."""
     from gshell.parallel import progress_bar
 
-    return progress_bar(total, "reconstruct", enabled=not quiet, unit="step", terminal_only=True)
+    return progress_bar(total, "reconstruct (%s)" % surface, enabled=not quiet, unit="step",
+                        terminal_only=True)
 
 
 def _postfix(res, terms):

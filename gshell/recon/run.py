@@ -98,7 +98,11 @@ def run(out_dir, mesh=None, neus=None, images=None, gt=None, n_views=24, config=
     save_png(png, comparison_image(views, grid_verts, result.faces, n=6, backend=backend))
     files.append(png)
     report = {"seconds_optimisation": result.seconds, "faces": int(result.faces.shape[0]),
-              "vertices": int(result.verts.shape[0])}
+              "vertices": int(result.verts.shape[0]), "surface": result.surface}
+    if result.scores:
+        report["surface_scores"] = result.scores
+        log("surface: %s (training image loss %s)" % (result.surface, ", ".join(
+            "%s %.5f" % kv for kv in sorted(result.scores.items()))))
     if result.material is not None and result.faces.shape[0]:
         from gshell.recon.outputs import save_appearance, write_test_renders
 

@@ -98,8 +98,18 @@ def barycentrics(pos, tri, rast):
     Xj, Yj, Wj = X.roll(-1, 1), Y.roll(-1, 1), Wc.roll(-1, 1)
     Xk, Yk, Wk = X.roll(-2, 1), Y.roll(-2, 1), Wc.roll(-2, 1)
     E = (Yj * Wk - Wj * Yk) * px + (Wj * Xk - Xj * Wk) * py + (Xj * Yk - Yj * Xk)
-    S = E.sum(1)
-    uvz = torch.stack([E[:, 0] / S, E[:, 1] / S, (E * Z).sum(1) / (E * Wc).sum(1)], -1)
+    S, D = E.sum(1), (E * Wc).sum(1)
+    # near-degenerate triangles: where pos's precision cannot reproduce the kernel's (double)
+    # values, the pixel keeps the kernel's u, v, z/w, without a gradient (and no inf or NaN)
+    ref = rast.detach().reshape(-1, 4).index_select(0, sel)[:, :3].to(dt)
+    with torch.no_grad():
+        bad = ~((torch.stack([E[:, 0] / S, E[:, 1] / S, (E * Z).sum(1) / D], -1) - ref).abs()
+                <= 1e-3).all(-1)
+    if bool(bad.any()):
+        S, D = torch.where(bad, torch.ones_like(S), S), torch.where(bad, torch.ones_like(D), D)
+    uvz = torch.stack([E[:, 0] / S, E[:, 1] / S, (E * Z).sum(1) / D], -1)
+    if bool(bad.any()):
+        uvz = torch.where(bad[:, None], ref, uvz)
     out = pos.new_zeros((B * H * W, 3)).index_copy(0, sel, uvz)
     return torch.cat([out.view(B, H, W, 3), rast[..., 3:].detach().to(dt)], -1)
 

@@ -672,8 +672,8 @@ def _drop_unseen(geo, out, views, min_views, backend):
 
 @torch.no_grad()
 def fill_hidden(geo, views, n_outside=96, resolution=256, margin=0.25, min_views=1):
-    """Closed surfaces: grid vertices outside the surface (positive SDF) that no camera sees in
-    front of it get a negative SDF. Cavities, bubbles and the tunnels of a sponge inside the
+    """Grid vertices outside the surface (positive SDF) that fewer than ``min_views`` cameras see
+    in front of it get a negative SDF. Cavities, bubbles and the tunnels of a sponge inside the
     shape, which no photograph can carve, become solid; what any camera sees empty stays empty.
 
     The cameras are the views' and ``n_outside`` virtual ones on a sphere around the grid
@@ -725,8 +725,7 @@ def _fill_solid(geo, views, cfg):
 
 @torch.no_grad()
 def fill_pockets(geo, width=1):
-    """Closed surfaces: grid vertices outside the surface (positive SDF) that the outside
-    reaches only through channels narrower than about ``2 * width + 1`` grid vertices (the
+    """Grid vertices outside the surface (positive SDF) that the outside reaches only through channels narrower than about ``2 * width + 1`` grid vertices (the
     tunnels and bubbles of a sponge inside the shape) get a negative SDF. The outside is the
     morphological opening of the positive vertices (erosion and dilation by a ball of radius
     ``width`` spacings) that is connected to the grid's border. Returns the number changed."""
@@ -850,13 +849,11 @@ def reconstruct(views, config=None, out_dir=None, quiet=False, backend="auto", d
         cfg = dataclasses.replace(cfg, surface="open")
     if cfg.surface != "auto":
         return _reconstruct(views, cfg, out_dir, quiet, backend, resume, "checkpoint.pt")
-    results = {}
+    results, scores = {}, {}
     for kind in ("open", "closed"):
-        r = _reconstruct(views, dataclasses.replace(cfg, surface=kind), out_dir, quiet, backend,
-                         resume, "checkpoint_%s.pt" % kind)
-        r.scores = {kind: image_loss(r, views, cfg, backend)}
-        results[kind] = r
-    scores = {k: r.scores[k] for k, r in results.items()}
+        results[kind] = _reconstruct(views, dataclasses.replace(cfg, surface=kind), out_dir, quiet,
+                                     backend, resume, "checkpoint_%s.pt" % kind)
+        scores[kind] = image_loss(results[kind], views, cfg, backend)
     best = "closed" if scores["closed"] < (1 - cfg.closed_margin) * scores["open"] else "open"
     result = results[best]
     result.scores = scores
@@ -985,9 +982,8 @@ def _reconstruct(views, cfg, out_dir, quiet, backend, resume, ckpt_name):
         if cfg.fill_every:
             _fill_solid(geo, views, cfg)
         out = geo()
-        if cfg.surface == "closed":
-            pass
-        elif cfg.restore_holes and views.depth is not None and views.normal is not None and out.faces.shape[0]:
+        if (cfg.surface == "open" and cfg.restore_holes and views.depth is not None
+                and views.normal is not None and out.faces.shape[0]):
             if _restore_holes(geo, out, views.resized((img_res, img_res)), cfg, backend):
                 out = geo()
         if cfg.surface == "open" and cfg.drop_unseen and views.rgb is not None and out.faces.shape[0]:

@@ -105,11 +105,9 @@ def barycentrics(pos, tri, rast):
     with torch.no_grad():
         bad = ~((torch.stack([E[:, 0] / S, E[:, 1] / S, (E * Z).sum(1) / D], -1) - ref).abs()
                 <= 1e-3).all(-1)
-    if bool(bad.any()):
-        S, D = torch.where(bad, torch.ones_like(S), S), torch.where(bad, torch.ones_like(D), D)
-    uvz = torch.stack([E[:, 0] / S, E[:, 1] / S, (E * Z).sum(1) / D], -1)
-    if bool(bad.any()):
-        uvz = torch.where(bad[:, None], ref, uvz)
+    one = torch.ones_like(S)
+    S, D = torch.where(bad, one, S), torch.where(bad, one, D)  # no inf in the backward either
+    uvz = torch.where(bad[:, None], ref, torch.stack([E[:, 0] / S, E[:, 1] / S, (E * Z).sum(1) / D], -1))
     out = pos.new_zeros((B * H * W, 3)).index_copy(0, sel, uvz)
     return torch.cat([out.view(B, H, W, 3), rast[..., 3:].detach().to(dt)], -1)
 

@@ -269,6 +269,36 @@ def test_fill_small_holes_closes_pinholes_only():
     assert metrics.boundary_loops(fill_small_holes(v, f, 0.2)[1]) == 1
 
 
+def test_fill_small_holes_relative_rule_spares_the_longest_loop():
+    """Loops under ``relative_perimeter`` are filled only when also under ``fraction`` of the
+    longest loop: the pinholes of a sheet with a large opening, never the opening itself, and
+    not a loop that is as long as the longest."""
+    from gshell import metrics
+    from gshell.recon.pipeline import fill_small_holes
+
+    v, f = _cup_small()
+    wall = torch.nonzero((v[:, 1] > -0.1) & (v[:, 1] < 0.1)).flatten()
+    g = f[~torch.isin(f, wall[[0, len(wall) // 2]]).any(1)]
+    assert metrics.boundary_loops(g) == 3
+    # no absolute threshold: the relative rule alone closes both pinholes and keeps the rim
+    v2, f2, n = fill_small_holes(v, g, 0.0, 100.0, 0.25)
+    assert n == 2 and metrics.boundary_loops(f2) == 1
+    # a cap below the pinholes' perimeter, or a fraction that the pinholes exceed: nothing
+    assert fill_small_holes(v, g, 0.0, 1e-4, 0.25)[2] == 0
+    assert fill_small_holes(v, g, 0.0, 100.0, 1e-3)[2] == 0
+    # a single loop is the longest: the rim alone is kept at any fraction, and so is the one
+    # pinhole of a closed sphere, which only the absolute threshold closes
+    assert fill_small_holes(v, f, 0.0, 100.0, 1.0)[2] == 0
+    import trimesh
+
+    s = trimesh.creation.icosphere(subdivisions=2)
+    sv, sf = torch.tensor(s.vertices, dtype=torch.float32), torch.tensor(s.faces, dtype=torch.long)
+    sf = sf[~(sf == 0).any(1)]
+    assert metrics.boundary_loops(sf) == 1
+    assert fill_small_holes(sv, sf, 0.0, 100.0, 1.0)[2] == 0
+    assert metrics.is_watertight(fill_small_holes(sv, sf, 10.0, 100.0, 1.0)[1])
+
+
 def test_reconstruction_is_bitwise_repeatable():
     """Same input, same output (DESIGN.md): two runs at 2 threads give identical losses and
     meshes. (Gradients of advanced indexing are added with float atomics by several CPU

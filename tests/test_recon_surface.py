@@ -206,3 +206,7 @@ def test_surface_settings_are_checked():
         ReconConfig(surface="watertight")
     with pytest.raises(ValueError, match="fill_views"):
         ReconConfig(fill_views=-1)
+    for name, bad in (("fill_holes", -1.0), ("fill_holes_max", float("nan")),
+                      ("fill_holes_fraction", 1.5)):
+        with pytest.raises(ValueError, match=name):
+            ReconConfig(**{name: bad})

@@ -91,6 +91,15 @@ class ReconConfig:
             normal targets. A closed shape then stays closed wherever the cameras see it closed.
         fill_holes: boundary loops shorter than this many grid cells (of the last stage) are
             closed with a fan (pinholes; 0 keeps them).
+        fill_holes_max, fill_holes_fraction: image sets only: loops shorter than
+            ``fill_holes_max`` grid cells are closed too when they are also shorter than
+            ``fill_holes_fraction`` of the longest loop of the result: holes about 3 cells
+            across (a marching-tets loop runs about 1.6 times the length of the curve it
+            follows) in a sheet whose real openings are several times larger, which colour
+            alone leaves where the cameras see the sheet at grazing angles. A result's longest
+            loop is never closed by this rule, so a small real opening (a bottle's mouth) stays
+            open. The mesh path, whose depth targets show such holes closed, keeps
+            ``fill_holes`` alone.
         carve_start: fraction of all steps before the carve loss starts.
         carve_depth: a target back face where a front face renders marks a carve pixel unless
             it lies more than this in front of it, in units of the grid's [-0.5, 0.5] frame.
@@ -144,10 +153,12 @@ class ReconConfig:
     min_component: float = 0.01
     restore_holes: bool = True
     fill_holes: float = 8.0
+    fill_holes_max: float = 16.0
+    fill_holes_fraction: float = 0.25
     w_close: float = 1e-3
     w_free: float = 1.0
     photo_threshold: float = 0.05
-    drop_unseen: int = 4
+    drop_unseen: int = 5
     free_depth: bool = False
     w_keep: float = 20.0
     carve_start: float = 0.25
@@ -193,6 +204,12 @@ class ReconConfig:
                 raise ValueError("Expected %s to be a non-negative integer but got %r" % (name, getattr(self, name)))
         if self.outside_views < 0:
             raise ValueError("Expected outside_views >= 0 but got %d" % self.outside_views)
+        for name in ("fill_holes", "fill_holes_max", "fill_holes_fraction"):
+            if not getattr(self, name) >= 0:
+                raise ValueError("Expected %s >= 0 but got %r" % (name, getattr(self, name)))
+        if self.fill_holes_fraction > 1:
+            raise ValueError("Expected fill_holes_fraction <= 1 (a fraction of the longest loop) "
+                             "but got %r" % (self.fill_holes_fraction,))
 
 
 @dataclasses.dataclass(eq=False)
@@ -774,7 +791,7 @@ def drop_small_components(verts, faces, min_fraction):
     return verts[used], remap[faces]
 
 
-def fill_small_holes(verts, faces, max_perimeter):
+def fill_small_holes(verts, faces, max_perimeter, relative_perimeter=0.0, fraction=0.0):
     """Closes boundary loops shorter than ``max_perimeter`` with a fan around their centroid,
     wound like the faces around them (pinholes left by the optimisation; the grid cannot resolve
     real holes that small anyway).
@@ -782,12 +799,15 @@ def fill_small_holes(verts, faces, max_perimeter):
     Args:
         verts: (V, 3) float. faces: (F, 3) int64, consistently oriented.
         max_perimeter: loops with a total edge length below this are filled.
+        relative_perimeter, fraction: loops shorter than ``relative_perimeter`` are filled
+            too when they are also shorter than ``fraction`` times the longest loop (which this
+            rule therefore never fills).
     Returns:
         verts (V + H, 3), faces (F + sum of loop lengths, 3), and the number of loops filled.
     """
     from gshell.ops.mesh_components import connected_components
 
-    if faces.shape[0] == 0 or max_perimeter <= 0:
+    if faces.shape[0] == 0 or (max_perimeter <= 0 and (relative_perimeter <= 0 or fraction <= 0)):
         return verts, faces, 0
     nv = verts.shape[0]
     d = faces[:, [[0, 1], [1, 2], [2, 0]]].reshape(-1, 2)  # directed edges as the faces run them
@@ -803,6 +823,8 @@ def fill_small_holes(verts, faces, max_perimeter):
     length = (verts[be[:, 0]] - verts[be[:, 1]]).norm(dim=-1)
     perim = torch.zeros(n_loops, dtype=length.dtype, device=length.device).index_add_(0, elab, length)
     small = perim < max_perimeter
+    if relative_perimeter > 0 and fraction > 0:
+        small |= (perim < relative_perimeter) & (perim < fraction * perim.max())
     if not bool(small.any()):
         return verts, faces, 0
     # centroid of each small loop (mean of its boundary vertices)
@@ -991,7 +1013,9 @@ def _reconstruct(views, cfg, out_dir, quiet, backend, resume, ckpt_name):
                             cfg.drop_unseen, backend):
                 out = geo()
         verts, faces = drop_small_components(out.verts.detach(), out.faces, cfg.min_component)
-        verts, faces, _ = fill_small_holes(verts, faces, cfg.fill_holes * geo.grid.spacing)
+        rel = cfg.fill_holes_max * geo.grid.spacing if views.rgb is not None else 0.0
+        verts, faces, _ = fill_small_holes(verts, faces, cfg.fill_holes * geo.grid.spacing, rel,
+                                           cfg.fill_holes_fraction)
         to_world = views.to_world.to(verts)
         grid_verts = verts
         verts = verts @ to_world[:3, :3].T + to_world[:3, 3]

@@ -31,7 +31,7 @@ def register(sub, common):
                         parents=[common], formatter_class=fmt,
                         description="Write N garment-like open surfaces (hood, hood_neck, skirt, trousers, "
                                     "top, shirt, jumpsuit: 1-5 boundary loops) into OUT/train and OUT/test "
-                                    "(shape i is held out when i %% 5 == 4), one .ply and one .json of its "
+                                    "(shape i is held out when i mod 5 == 4), one .ply and one .json of its "
                                     "parameters each. Shape i depends only on (--seed, i).",
                         epilog="examples:\n  gshell gen data garments --n 150\n"
                                "  gshell gen data skirts --n 50 --kinds skirt --res 96 --workers 4")
@@ -91,7 +91,7 @@ def register(sub, common):
     s = gsub.add_parser("sample", help="sample open meshes from a trained model, with a gallery",
                         parents=[common], formatter_class=fmt,
                         description="Sample N grid tensors with DDIM, extract each with G-Shell (components "
-                                    "under 2%% of the faces dropped) and write OUT/sample_000.ply, ..., "
+                                    "under 2% of the faces dropped) and write OUT/sample_000.ply, ..., "
                                     "OUT/samples.pt (the tensors) and OUT/gallery.png (views of each sample "
                                     "and its nearest training shape). Without --checkpoint the model shipped "
                                     "in gshell's assets is used.",

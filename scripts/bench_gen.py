@@ -47,6 +47,46 @@ def fit_table(folders):
     return "\n".join(lines)
 
 
+@torch.no_grad()
+def x0_table(dm, data, ts=(10, 100, 300, 500, 700, 900, 980), seed=0, train=None):
+    """How well the EMA model denoises ``data`` (N, C, R, R, R) noised to each step t: the ε MSE,
+    the share of SDF signs (channel 0) right in the x0 estimate ``(x_t - sqrt(1 - ᾱ) ε̂) / sqrt(ᾱ)``
+    and the x0 MSE. One noise draw per tensor and t, from ``seed``.
+
+    With ``train`` (M, C, R, R, R), also the signs of a reference denoiser on the same draws: the
+    posterior mean E[x0 | x_t] when x0 is one of the training tensors, each equally likely
+    (softmax of ``-|x_t - sqrt(ᾱ) x0_m|² / (2 (1 - ᾱ))`` over m). It is the exact denoiser of
+    the training set, what ε-matching converges to with enough steps and capacity."""
+    sched = dm.training_scheduler()
+    dm.ema.eval()
+    g = torch.Generator().manual_seed(seed)
+    rows = {"eps": [], "sign": [], "x0": [], "ref": []}
+    for t in ts:
+        noise = torch.randn(data.shape, generator=g)
+        tt = torch.full((len(data),), t, dtype=torch.int64)
+        xt = sched.add_noise(data, noise, tt)
+        eps = torch.cat([dm.predict_noise(xt[i:i + 8], tt[i:i + 8], ema=True)
+                         for i in range(0, len(data), 8)])
+        abar = float(sched.alphas_cumprod[t])
+        x0 = (xt - (1 - abar) ** 0.5 * eps) / abar ** 0.5
+        rows["eps"].append(float(((eps - noise) ** 2).mean()))
+        rows["sign"].append(100 * float(((x0[:, 0] > 0) == (data[:, 0] > 0)).float().mean()))
+        rows["x0"].append(float(((x0.clamp(-1, 1) - data) ** 2).mean()))
+        if train is not None:
+            d2 = torch.cdist(xt.flatten(1).double(), abar ** 0.5 * train.flatten(1).double()) ** 2
+            w = torch.softmax(-d2 / (2 * (1 - abar)), 1).float()
+            ref = (w @ train.flatten(1)).reshape(data.shape)
+            rows["ref"].append(100 * float(((ref[:, 0] > 0) == (data[:, 0] > 0)).float().mean()))
+    lines = ["| t | " + " | ".join(map(str, ts)) + " |", "|---" * (len(ts) + 1) + "|",
+             "| ε MSE | " + " | ".join("%.3f" % v for v in rows["eps"]) + " |",
+             "| SDF signs right in x0 estimate | " + " | ".join("%.1f%%" % v for v in rows["sign"]) + " |",
+             "| x0 MSE (clamped) | " + " | ".join("%.3f" % v for v in rows["x0"]) + " |"]
+    if rows["ref"]:
+        lines.append("| signs right, training-set posterior mean | " +
+                     " | ".join("%.1f%%" % v for v in rows["ref"]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="the collection folder of 'gshell gen data' (train/, test/)")
@@ -58,6 +98,8 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=50, help="DDIM steps (default: 50)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--points", type=int, default=2048)
+    ap.add_argument("--x0-table", action="store_true", help="also print how well the model denoises the "
+                    "last --fits folder's tensors (the held-out fits) at each noise level")
     ap.add_argument("--out", default=None, help="write the samples here (sample_*.ply, gallery.png)")
     args = ap.parse_args(argv)
 
@@ -79,6 +121,11 @@ def main(argv=None):
     print("model: res %d, UNet %s, %d parameters, %d steps, file %.1f MB; trained in %s s (%s); command: %s" % (
         dm.res, dm.model.config, dm.model.num_parameters(), dm.step, os.path.getsize(args.checkpoint) / 2 ** 20,
         meta.get("seconds_this_run"), meta.get("written"), meta.get("command")))
+
+    if args.x0_table and args.fits:
+        held, _ = load_tensors(args.fits[-1])
+        print("\n## Denoising %s (%d tensors)\n" % (args.fits[-1], len(held)))
+        print(x0_table(dm, held.float(), train=None if train_packed is None else train_packed.float()))
 
     reference = [(v, f) for _, v, f, _ in load_folder_report(os.path.join(args.data, "test"))[0]]
     n = args.n or len(reference)

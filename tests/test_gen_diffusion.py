@@ -59,6 +59,16 @@ class Oracle(torch.nn.Module):
         return ((x.double() - a.sqrt() * self.x0.double()) / (1 - a).sqrt()).to(x.dtype)
 
 
+class VOracle(Oracle):
+    """The exact v of the same distribution: v = sqrt(ᾱ) ε - sqrt(1 - ᾱ) x0, with ε of
+    :class:`Oracle`."""
+
+    def forward(self, x, t):
+        a = self.abar[t].view(-1, 1, 1, 1, 1)
+        eps = (x.double() - a.sqrt() * self.x0.double()) / (1 - a).sqrt()
+        return (a.sqrt() * eps - (1 - a).sqrt() * self.x0.double()).to(x.dtype)
+
+
 def test_training_schedule_is_linear_1e4_to_002_over_1000_steps():
     s = training_scheduler()
     assert s.config.num_train_timesteps == 1000 and s.config.prediction_type == "epsilon"
@@ -103,17 +113,55 @@ def test_ddim_update_agrees_with_the_paper(steps, eta):
     np.testing.assert_allclose(sched.step(eps, t, x).prev_sample.numpy(), want, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("output", ["epsilon", "v"])
 @pytest.mark.parametrize("steps", [50, 100])
-def test_ddim_from_noise_returns_the_one_point_distribution(steps):
-    dm = tiny()
+def test_ddim_from_noise_returns_the_one_point_distribution(steps, output):
+    dm = tiny(output=output)
     x0 = 1.8 * torch.rand(dm.shape, generator=torch.Generator().manual_seed(1)) - 0.9
-    dm.ema = Oracle(x0, dm.training_scheduler().alphas_cumprod)
+    dm.ema = (Oracle if output == "epsilon" else VOracle)(x0, dm.training_scheduler().alphas_cumprod)
     out = dm.sample(3, steps=steps, generator=torch.Generator().manual_seed(2))
     assert out.shape == (3,) + dm.shape and out.dtype == torch.float32
     torch.testing.assert_close(out, x0.expand_as(out), rtol=0, atol=1e-4)
-    # the raw weights (a zero output: ε̂ = 0) do not do it
+    # the raw weights (a zero output: ε̂ = 0, or sqrt(1 - ᾱ) x_t for "v") do not do it
     raw = dm.sample(1, steps=steps, generator=torch.Generator().manual_seed(2), ema=False)
     assert (raw[0] - x0).abs().max() > 0.1
+
+
+def test_v_output_turns_the_exact_v_into_the_exact_noise():
+    dm = tiny(output="v")
+    g = torch.Generator().manual_seed(4)
+    x0, noise = grids(4), torch.randn((4,) + dm.shape, generator=g)
+    t = torch.tensor([0, 300, 900, 999])
+    xt = dm.training_scheduler().add_noise(x0, noise, t)
+    abar = dm.training_scheduler().alphas_cumprod
+    for i in range(4):
+        dm.model = VOracle(x0[i], abar)
+        torch.testing.assert_close(dm.predict_noise(xt[i:i + 1], t[i:i + 1]), noise[i:i + 1],
+                                   rtol=0, atol=2e-4)
+    # a zero network: ε̂ = sqrt(1 - ᾱ_t) x_t, and the loss is its mean squared error
+    dm = tiny(output="v")
+    loss = dm.loss(x0, generator=torch.Generator().manual_seed(3))
+    t, noise = dm.draw(4, torch.Generator().manual_seed(3))
+    xt = dm.training_scheduler().add_noise(x0, noise, t)
+    want = ((1 - abar[t]).sqrt().view(-1, 1, 1, 1, 1) * xt - noise).pow(2).mean()
+    torch.testing.assert_close(loss, want, rtol=1e-5, atol=0)
+    with pytest.raises(ValueError, match="Expected output to be one of 'epsilon', 'v' but got 'x0'"):
+        tiny(output="x0")
+
+
+def test_output_is_saved_checked_on_resume_and_defaults_to_epsilon(tmp_path):
+    dm = train(tiny(output="v"), grids(4), tmp_path / "run", steps=1, batch_size=2, progress=False)
+    dm.save(tmp_path / "v.pt")
+    back = GridDiffusion.load(tmp_path / "v.pt")
+    assert back.output == "v" and back.config["output"] == "v"
+    torch.testing.assert_close(back.sample(1, steps=3), dm.sample(1, steps=3), rtol=0, atol=0)
+    state = torch.load(tmp_path / "v.pt", weights_only=True)
+    del state["output"]  # a checkpoint written before the option
+    torch.save(state, tmp_path / "old.pt")
+    assert GridDiffusion.load(tmp_path / "old.pt").output == "epsilon"
+    with pytest.raises(ValueError, match="output differ"):
+        train(dict(model_config=dict(TINY), output="epsilon"), grids(4), tmp_path / "run", steps=2,
+              batch_size=2, progress=False)
 
 
 def test_samples_depend_only_on_the_generator():

@@ -83,6 +83,10 @@ def register(sub, common):
     t.add_argument("--channels", type=int_range(4, 512), default=16,
                    help="UNet base channels (default: 16)")
     t.add_argument("--mults", default="1,2,4", help="channel multipliers per level (default: 1,2,4)")
+    t.add_argument("--output", choices=("v", "epsilon"), default="v",
+                   help="what the UNet outputs: v (default; the noise estimate is sqrt(1-abar) x_t + "
+                        "sqrt(abar) UNet, so that an error of the UNet reaches the estimate scaled by sqrt(abar), small at high noise) or epsilon (the noise "
+                        "itself); the loss and the sampler use the noise estimate either way")
     t.add_argument("--seed", type=int_range(0, 2 ** 31), default=0)
     t.add_argument("--device", default=None, help="cpu (default) or cuda")
     t.add_argument("--save-every", type=int_range(1, 10 ** 8), default=500, dest="save_every",
@@ -228,7 +232,8 @@ def _train(args, quiet):
         raise _err("train", "expected --mults as comma-separated integers but got %r" % args.mults) from None
     data, stems = load_tensors(args.fits, "train")
     res = data.shape[-1] - 1
-    cfg = dict(res=res, channels=data.shape[1], model_config=dict(base_channels=args.channels, channel_mults=mults))
+    cfg = dict(res=res, channels=data.shape[1], model_config=dict(base_channels=args.channels, channel_mults=mults),
+               output=args.output)
     if _distributed.is_main():
         ensure_folder("gen train", os.path.dirname(os.path.abspath(args.out)), quiet)
     t0 = time.perf_counter()

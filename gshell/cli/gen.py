@@ -85,8 +85,9 @@ def register(sub, common):
     t.add_argument("--mults", default="1,2,4", help="channel multipliers per level (default: 1,2,4)")
     t.add_argument("--output", choices=("v", "epsilon"), default="v",
                    help="what the UNet outputs: v (default; the noise estimate is sqrt(1-abar) x_t + "
-                        "sqrt(abar) UNet, so that an error of the UNet reaches the estimate scaled by sqrt(abar), small at high noise) or epsilon (the noise "
-                        "itself); the loss and the sampler use the noise estimate either way")
+                        "sqrt(abar) UNet, so the UNet's errors reach it scaled by sqrt(abar), small at "
+                        "high noise) or epsilon (the noise itself); the loss and the sampler use the "
+                        "noise estimate either way")
     t.add_argument("--seed", type=int_range(0, 2 ** 31), default=0)
     t.add_argument("--device", default=None, help="cpu (default) or cuda")
     t.add_argument("--save-every", type=int_range(1, 10 ** 8), default=500, dest="save_every",

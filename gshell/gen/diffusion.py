@@ -182,7 +182,8 @@ class GridDiffusion:
             raise TypeError("Expected model_config to be a dict of UNet3D arguments or None but "
                             "got %r" % type(model_config).__name__)
         if output not in OUTPUTS:
-            raise ValueError("Expected output to be one of %s but got %r" % (", ".join(map(repr, OUTPUTS)), output))
+            raise ValueError("Expected output to be one of %s but got %r"
+                             % (", ".join(map(repr, OUTPUTS)), output))
         cfg = dict(model_config or {})
         for key in ("in_channels", "out_channels"):
             if cfg.get(key, channels) != channels:
@@ -201,6 +202,7 @@ class GridDiffusion:
             self.model = UNet3D(**cfg)
         self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
         self._train_sched = None
+        self._abar = None
 
     # ---- description -------------------------------------------------------------------------
 
@@ -307,9 +309,15 @@ class GridDiffusion:
         f = (self.ema if ema else self.model)(x, t)
         if self.output == "epsilon":
             return f
-        abar = self.training_scheduler().alphas_cumprod.to(x.device, torch.float32)[t]
-        abar = abar.reshape((-1,) + (1,) * (x.dim() - 1))
+        abar = self._alphas_cumprod(x.device)[t].reshape((-1,) + (1,) * (x.dim() - 1))
         return (1 - abar).sqrt() * x + abar.sqrt() * f
+
+    def _alphas_cumprod(self, device) -> torch.Tensor:
+        """ᾱ of the training schedule, (T,) float32 on ``device`` (copied there once)."""
+        device = torch.device(device)
+        if self._abar is None or self._abar.device != device:
+            self._abar = self.training_scheduler().alphas_cumprod.to(device, torch.float32)
+        return self._abar
 
     def snr_weights(self, t: torch.Tensor, gamma: float) -> torch.Tensor:
         """Min-SNR-γ loss weights of ε-prediction (Hang et al., "Efficient Diffusion Training
@@ -422,7 +430,8 @@ class GridDiffusion:
             for chunk in chunks:
                 x = chunk.to(dev)
                 for t in timesteps:
-                    eps = self.predict_noise(x, torch.full((len(x),), t, dtype=torch.int64, device=dev), ema)
+                    tt = torch.full((len(x),), t, dtype=torch.int64, device=dev)
+                    eps = self.predict_noise(x, tt, ema)
                     x = sched.step(eps, t, x, eta=0.0).prev_sample
                     bar.update(1)
                 out.append(x)
@@ -436,8 +445,8 @@ class GridDiffusion:
         cpu = lambda sd: {k: v.detach().cpu().clone() for k, v in sd.items()}  # noqa: E731
         return {"format": _FORMAT, "version": _VERSION, "res": self.res, "channels": self.channels,
                 "model_config": self.model.config, "scheduler_config": dict(self.scheduler_config),
-                "ema_decay": self.ema_decay, "output": self.output, "step": self.step, "model": cpu(self.model.state_dict()),
-                "ema": cpu(self.ema.state_dict()),
+                "ema_decay": self.ema_decay, "output": self.output, "step": self.step,
+                "model": cpu(self.model.state_dict()), "ema": cpu(self.ema.state_dict()),
                 "optimizer": None if optimizer is None else optimizer.state_dict(),
                 "train": None if train_state is None else dict(train_state),
                 "metadata": dict(self.metadata)}
